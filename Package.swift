@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "FineTune",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "FineTune", targets: ["Core", "Zoo", "ZooIO"]),
+        .executable(name: "finetune", targets: ["finetune"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+    ],
+    targets: [
+        // C libraries from Debian, found by pkg-config where Debian ships a .pc file.
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // oneDNN primitives behind a small C API over NHWC buffers.
+        .target(name: "CKernels", dependencies: ["CDNNL"], cSettings: [.unsafeFlags(["-O3"])],
+                linkerSettings: [.linkedLibrary("dnnl")]),
+        // Tensors, layers and model graphs; no file I/O.
+        .target(name: "Core", dependencies: ["CKernels"]),
+        // The four keras.applications architectures and the zoo manifest.
+        .target(name: "Zoo", dependencies: ["Core"], resources: [.embedInCode("models.json")]),
+        // Files: HDF5 weights, .npy, images, downloads.
+        .target(name: "ZooIO", dependencies: [
+            "Core", "Zoo", "CHDF5", "CJPEG", "CPNG",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .executableTarget(name: "finetune", dependencies: [
+            "Core", "Zoo", "ZooIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "CoreTests", dependencies: ["Core"]),
+        .testTarget(name: "ZooTests", dependencies: ["Core", "Zoo", "ZooIO"]),
+        .testTarget(name: "CLITests", dependencies: ["ZooIO"]),
+    ]
+)

@@ -1,0 +1,376 @@
+#include "ckernels.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local char last_error[512];
+
+const char *ck_last_error(void) { return last_error; }
+
+static int fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+#define CHECK(call)                                                          \
+    do {                                                                     \
+        dnnl_status_t st_ = (call);                                          \
+        if (st_ != dnnl_success) {                                           \
+            fail("oneDNN: %s failed with status %d", #call, (int)st_);       \
+            goto error;                                                      \
+        }                                                                    \
+    } while (0)
+
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+
+static void make_engine(void) {
+    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) abort();
+    if (dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) abort();
+}
+
+static void ensure_engine(void) { pthread_once(&engine_once, make_engine); }
+
+/// A memory object whose data pointer is supplied at each call.
+static dnnl_status_t borrowed_memory(dnnl_memory_t *mem, const dnnl_memory_desc_t *md) {
+    return dnnl_memory_create(mem, md, engine, DNNL_MEMORY_NONE);
+}
+
+static dnnl_status_t nhwc_desc(dnnl_memory_desc_t *md, int n, int c, int h, int w) {
+    dnnl_dims_t dims = {n, c, h, w};
+    return dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_nhwc);
+}
+
+static dnnl_status_t run(dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args) {
+    dnnl_status_t st = dnnl_primitive_execute(prim, stream, nargs, args);
+    if (st != dnnl_success) return st;
+    return dnnl_stream_wait(stream);
+}
+
+/* ---------------------------------------------------------------- conv */
+
+struct ck_conv {
+    ck_conv_desc d;
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, dst, weights, bias;
+    dnnl_memory_desc_t user_weights_md;
+};
+
+static dnnl_primitive_attr_t epilogue_attr(int accumulate, int relu) {
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    if (dnnl_primitive_attr_create(&attr) != dnnl_success) return NULL;
+    if (dnnl_post_ops_create(&ops) != dnnl_success) goto error;
+    if (accumulate) CHECK(dnnl_post_ops_append_sum(ops, 1.0f));
+    if (relu) CHECK(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
+    CHECK(dnnl_primitive_attr_set_post_ops(attr, ops));
+    dnnl_post_ops_destroy(ops);
+    return attr;
+error:
+    if (ops) dnnl_post_ops_destroy(ops);
+    dnnl_primitive_attr_destroy(attr);
+    return NULL;
+}
+
+ck_conv *ck_conv_create(const ck_conv_desc *d) {
+    ensure_engine();
+    ck_conv *c = calloc(1, sizeof *c);
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    if (!c) { fail("out of memory"); return NULL; }
+    c->d = *d;
+    int oh = (d->ih + d->pad_t + d->pad_b - d->kh) / d->sh + 1;
+    int ow = (d->iw + d->pad_l + d->pad_r - d->kw) / d->sw + 1;
+    if (oh <= 0 || ow <= 0) { fail("convolution output would be empty (%dx%d input, %dx%d kernel)", d->ih, d->iw, d->kh, d->kw); free(c); return NULL; }
+
+    dnnl_memory_desc_t src_md, dst_md, any_weights_md, bias_md;
+    CHECK(nhwc_desc(&src_md, d->n, d->ic, d->ih, d->iw));
+    CHECK(nhwc_desc(&dst_md, d->n, d->oc, oh, ow));
+    if (d->depthwise) {
+        // Keras (kh, kw, C, 1) seen as groups (g=C, o=1, i=1, kh, kw).
+        dnnl_dims_t dims = {d->ic, 1, 1, d->kh, d->kw};
+        dnnl_dims_t strides = {1, d->ic, d->ic, (dnnl_dim_t)d->kw * d->ic, d->ic};
+        CHECK(dnnl_memory_desc_init_by_strides(&c->user_weights_md, 5, dims, dnnl_f32, strides));
+        CHECK(dnnl_memory_desc_init_by_tag(&any_weights_md, 5, dims, dnnl_f32, dnnl_format_tag_any));
+    } else {
+        dnnl_dims_t dims = {d->oc, d->ic, d->kh, d->kw};
+        CHECK(dnnl_memory_desc_init_by_tag(&c->user_weights_md, 4, dims, dnnl_f32, dnnl_hwio));
+        CHECK(dnnl_memory_desc_init_by_tag(&any_weights_md, 4, dims, dnnl_f32, dnnl_format_tag_any));
+    }
+    dnnl_dims_t bias_dims = {d->oc};
+    CHECK(dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_a));
+
+    dnnl_convolution_desc_t cd;
+    dnnl_dims_t strides = {d->sh, d->sw};
+    dnnl_dims_t pad_l = {d->pad_t, d->pad_l}, pad_r = {d->pad_b, d->pad_r};
+    CHECK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                             &src_md, &any_weights_md, d->has_bias ? &bias_md : NULL,
+                                             &dst_md, strides, pad_l, pad_r));
+    attr = epilogue_attr(d->accumulate, d->relu);
+    if (!attr) goto error;
+    CHECK(dnnl_primitive_desc_create(&pd, &cd, attr, engine, NULL));
+    CHECK(dnnl_primitive_create(&c->prim, pd));
+    const dnnl_memory_desc_t *weights_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    CHECK(dnnl_memory_create(&c->weights, weights_md, engine, DNNL_MEMORY_ALLOCATE));
+    if (d->has_bias) CHECK(dnnl_memory_create(&c->bias, &bias_md, engine, DNNL_MEMORY_ALLOCATE));
+    CHECK(borrowed_memory(&c->src, &src_md));
+    CHECK(borrowed_memory(&c->dst, &dst_md));
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return c;
+error:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    ck_conv_destroy(c);
+    return NULL;
+}
+
+int ck_conv_set_weights(ck_conv *c, const float *kernel, const float *bias) {
+    dnnl_memory_t user = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    const dnnl_memory_desc_t *target_md;
+    CHECK(dnnl_memory_get_memory_desc(c->weights, &target_md));
+    CHECK(dnnl_memory_create(&user, &c->user_weights_md, engine, (void *)kernel));
+    CHECK(dnnl_reorder_primitive_desc_create(&pd, &c->user_weights_md, engine, target_md, engine, NULL));
+    CHECK(dnnl_primitive_create(&reorder, pd));
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, c->weights}};
+    CHECK(run(reorder, 2, args));
+    if (c->d.has_bias) {
+        void *dst;
+        CHECK(dnnl_memory_get_data_handle(c->bias, &dst));
+        memcpy(dst, bias, sizeof(float) * (size_t)c->d.oc);
+    }
+    dnnl_primitive_destroy(reorder);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_memory_destroy(user);
+    return 0;
+error:
+    if (reorder) dnnl_primitive_destroy(reorder);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (user) dnnl_memory_destroy(user);
+    return -1;
+}
+
+int ck_conv_forward(ck_conv *c, const float *src, float *dst) {
+    CHECK(dnnl_memory_set_data_handle(c->src, (void *)src));
+    CHECK(dnnl_memory_set_data_handle(c->dst, dst));
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, c->src}, {DNNL_ARG_WEIGHTS, c->weights},
+                               {DNNL_ARG_DST, c->dst}, {DNNL_ARG_BIAS, c->bias}};
+    CHECK(run(c->prim, c->d.has_bias ? 4 : 3, args));
+    return 0;
+error:
+    return -1;
+}
+
+void ck_conv_destroy(ck_conv *c) {
+    if (!c) return;
+    if (c->prim) dnnl_primitive_destroy(c->prim);
+    if (c->src) dnnl_memory_destroy(c->src);
+    if (c->dst) dnnl_memory_destroy(c->dst);
+    if (c->weights) dnnl_memory_destroy(c->weights);
+    if (c->bias) dnnl_memory_destroy(c->bias);
+    free(c);
+}
+
+/* ---------------------------------------------------------------- pooling */
+
+struct ck_pool {
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, dst;
+};
+
+ck_pool *ck_pool_create(const ck_pool_desc *d) {
+    ensure_engine();
+    ck_pool *p = calloc(1, sizeof *p);
+    dnnl_primitive_desc_t pd = NULL;
+    if (!p) { fail("out of memory"); return NULL; }
+    int oh = (d->ih + d->pad_t + d->pad_b - d->kh) / d->sh + 1;
+    int ow = (d->iw + d->pad_l + d->pad_r - d->kw) / d->sw + 1;
+    if (oh <= 0 || ow <= 0) { fail("pooling output would be empty (%dx%d input, %dx%d window)", d->ih, d->iw, d->kh, d->kw); free(p); return NULL; }
+    dnnl_memory_desc_t src_md, dst_md;
+    CHECK(nhwc_desc(&src_md, d->n, d->c, d->ih, d->iw));
+    CHECK(nhwc_desc(&dst_md, d->n, d->c, oh, ow));
+    dnnl_pooling_v2_desc_t desc;
+    dnnl_dims_t strides = {d->sh, d->sw}, kernel = {d->kh, d->kw}, dilation = {0, 0};
+    dnnl_dims_t pad_l = {d->pad_t, d->pad_l}, pad_r = {d->pad_b, d->pad_r};
+    dnnl_alg_kind_t alg = d->average ? dnnl_pooling_avg_exclude_padding : dnnl_pooling_max;
+    CHECK(dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, alg, &src_md, &dst_md,
+                                            strides, kernel, dilation, pad_l, pad_r));
+    CHECK(dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL));
+    CHECK(dnnl_primitive_create(&p->prim, pd));
+    CHECK(borrowed_memory(&p->src, &src_md));
+    CHECK(borrowed_memory(&p->dst, &dst_md));
+    dnnl_primitive_desc_destroy(pd);
+    return p;
+error:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    ck_pool_destroy(p);
+    return NULL;
+}
+
+int ck_pool_forward(ck_pool *p, const float *src, float *dst) {
+    CHECK(dnnl_memory_set_data_handle(p->src, (void *)src));
+    CHECK(dnnl_memory_set_data_handle(p->dst, dst));
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, p->src}, {DNNL_ARG_DST, p->dst}};
+    CHECK(run(p->prim, 2, args));
+    return 0;
+error:
+    return -1;
+}
+
+void ck_pool_destroy(ck_pool *p) {
+    if (!p) return;
+    if (p->prim) dnnl_primitive_destroy(p->prim);
+    if (p->src) dnnl_memory_destroy(p->src);
+    if (p->dst) dnnl_memory_destroy(p->dst);
+    free(p);
+}
+
+/* ---------------------------------------------------------------- matmul */
+
+struct ck_matmul {
+    int has_bias;
+    dnnl_primitive_t prim;
+    dnnl_memory_t a, w, bias, out;
+};
+
+static dnnl_status_t row_major(dnnl_memory_desc_t *md, int rows, int cols) {
+    dnnl_dims_t dims = {rows, cols};
+    return dnnl_memory_desc_init_by_tag(md, 2, dims, dnnl_f32, dnnl_ab);
+}
+
+ck_matmul *ck_matmul_create(int m, int k, int n, int has_bias, int relu) {
+    ensure_engine();
+    ck_matmul *mm = calloc(1, sizeof *mm);
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    if (!mm) { fail("out of memory"); return NULL; }
+    mm->has_bias = has_bias;
+    dnnl_memory_desc_t a_md, w_md, b_md, out_md;
+    CHECK(row_major(&a_md, m, k));
+    CHECK(row_major(&w_md, k, n));
+    CHECK(row_major(&b_md, 1, n));
+    CHECK(row_major(&out_md, m, n));
+    dnnl_matmul_desc_t desc;
+    CHECK(dnnl_matmul_desc_init(&desc, &a_md, &w_md, has_bias ? &b_md : NULL, &out_md));
+    attr = epilogue_attr(0, relu);
+    if (!attr) goto error;
+    CHECK(dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL));
+    CHECK(dnnl_primitive_create(&mm->prim, pd));
+    CHECK(borrowed_memory(&mm->a, &a_md));
+    CHECK(borrowed_memory(&mm->w, &w_md));
+    CHECK(borrowed_memory(&mm->bias, &b_md));
+    CHECK(borrowed_memory(&mm->out, &out_md));
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return mm;
+error:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    ck_matmul_destroy(mm);
+    return NULL;
+}
+
+int ck_matmul_forward(ck_matmul *mm, const float *a, const float *w, const float *bias, float *out) {
+    CHECK(dnnl_memory_set_data_handle(mm->a, (void *)a));
+    CHECK(dnnl_memory_set_data_handle(mm->w, (void *)w));
+    CHECK(dnnl_memory_set_data_handle(mm->out, out));
+    if (mm->has_bias) CHECK(dnnl_memory_set_data_handle(mm->bias, (void *)bias));
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mm->a}, {DNNL_ARG_WEIGHTS, mm->w},
+                               {DNNL_ARG_DST, mm->out}, {DNNL_ARG_BIAS, mm->bias}};
+    CHECK(run(mm->prim, mm->has_bias ? 4 : 3, args));
+    return 0;
+error:
+    return -1;
+}
+
+void ck_matmul_destroy(ck_matmul *mm) {
+    if (!mm) return;
+    if (mm->prim) dnnl_primitive_destroy(mm->prim);
+    if (mm->a) dnnl_memory_destroy(mm->a);
+    if (mm->w) dnnl_memory_destroy(mm->w);
+    if (mm->bias) dnnl_memory_destroy(mm->bias);
+    if (mm->out) dnnl_memory_destroy(mm->out);
+    free(mm);
+}
+
+/* ---------------------------------------------------------------- one-shot ops
+ * Created per call: oneDNN's primitive cache makes repeated shapes cheap. */
+
+int ck_add(const float *a, const float *b, float *out, size_t count, int relu) {
+    ensure_engine();
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_memory_t ma = NULL, mb = NULL, mo = NULL;
+    int result = -1;
+    dnnl_memory_desc_t md;
+    dnnl_dims_t dims = {(dnnl_dim_t)count};
+    CHECK(dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_f32, dnnl_a));
+    dnnl_binary_desc_t desc;
+    CHECK(dnnl_binary_desc_init(&desc, dnnl_binary_add, &md, &md, &md));
+    attr = epilogue_attr(0, relu);
+    if (!attr) goto error;
+    CHECK(dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL));
+    CHECK(dnnl_primitive_create(&prim, pd));
+    CHECK(dnnl_memory_create(&ma, &md, engine, (void *)a));
+    CHECK(dnnl_memory_create(&mb, &md, engine, (void *)b));
+    CHECK(dnnl_memory_create(&mo, &md, engine, out));
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC_0, ma}, {DNNL_ARG_SRC_1, mb}, {DNNL_ARG_DST, mo}};
+    CHECK(run(prim, 3, args));
+    result = 0;
+error:
+    if (ma) dnnl_memory_destroy(ma);
+    if (mb) dnnl_memory_destroy(mb);
+    if (mo) dnnl_memory_destroy(mo);
+    if (prim) dnnl_primitive_destroy(prim);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return result;
+}
+
+int ck_concat_channels(const float *const *srcs, const int *channels, int count,
+                       float *dst, size_t pixels) {
+    ensure_engine();
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_memory_desc_t *mds = calloc((size_t)count, sizeof *mds);
+    dnnl_memory_t *mems = calloc((size_t)count + 1, sizeof *mems);
+    dnnl_exec_arg_t *args = calloc((size_t)count + 1, sizeof *args);
+    int result = -1, total = 0;
+    if (!mds || !mems || !args) { fail("out of memory"); goto error; }
+    // Pixels (N·H·W) become one spatial axis: concatenation only cares about channels.
+    for (int i = 0; i < count; i++) {
+        CHECK(nhwc_desc(&mds[i], 1, channels[i], 1, (int)pixels));
+        CHECK(dnnl_memory_create(&mems[i], &mds[i], engine, (void *)srcs[i]));
+        args[i].arg = DNNL_ARG_MULTIPLE_SRC + i;
+        args[i].memory = mems[i];
+        total += channels[i];
+    }
+    dnnl_memory_desc_t dst_md;
+    CHECK(nhwc_desc(&dst_md, 1, total, 1, (int)pixels));
+    CHECK(dnnl_concat_primitive_desc_create(&pd, &dst_md, count, 1, mds, NULL, engine));
+    CHECK(dnnl_primitive_create(&prim, pd));
+    CHECK(dnnl_memory_create(&mems[count], &dst_md, engine, dst));
+    args[count].arg = DNNL_ARG_DST;
+    args[count].memory = mems[count];
+    CHECK(run(prim, count + 1, args));
+    result = 0;
+error:
+    if (mems) for (int i = 0; i <= count; i++) if (mems[i]) dnnl_memory_destroy(mems[i]);
+    if (prim) dnnl_primitive_destroy(prim);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    free(mds);
+    free(mems);
+    free(args);
+    return result;
+}

@@ -1,0 +1,71 @@
+// A thin C layer over oneDNN for NHWC float32 tensors and Keras-layout weights.
+// Swift sees plain structs and opaque handles; oneDNN's descriptors, fixed-size
+// dimension arrays and layout choices stay on this side.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The message of the last failed call on this thread.
+const char *ck_last_error(void);
+
+/// A convolution whose weights are reordered once into oneDNN's preferred layout.
+typedef struct ck_conv ck_conv;
+typedef struct {
+    int n, ih, iw, ic;                  // input, NHWC
+    int oc, kh, kw, sh, sw;             // filters, kernel, strides
+    int pad_t, pad_l, pad_b, pad_r;     // explicit (TensorFlow's lopsided 'same' included)
+    int depthwise;                      // kernel (kh, kw, ic, 1) and oc == ic
+    int has_bias;
+    int relu;                           // fused ReLU epilogue
+    int accumulate;                     // dst += conv(src) before the ReLU (residual add)
+} ck_conv_desc;
+
+ck_conv *ck_conv_create(const ck_conv_desc *desc);
+/// kernel in Keras' HWIO layout (depthwise: (kh, kw, ic, 1)); bias may be NULL.
+int ck_conv_set_weights(ck_conv *conv, const float *kernel, const float *bias);
+int ck_conv_forward(ck_conv *conv, const float *src, float *dst);
+void ck_conv_destroy(ck_conv *conv);
+
+/// Max or average pooling; averages divide by the in-bounds cells only (Keras' rule).
+typedef struct ck_pool ck_pool;
+typedef struct {
+    int n, ih, iw, c;
+    int kh, kw, sh, sw;
+    int pad_t, pad_l, pad_b, pad_r;
+    int average;
+} ck_pool_desc;
+
+ck_pool *ck_pool_create(const ck_pool_desc *desc);
+int ck_pool_forward(ck_pool *pool, const float *src, float *dst);
+void ck_pool_destroy(ck_pool *pool);
+
+/// out(m, n) = a(m, k) · w(k, n) + bias(n), optionally ReLU; w row-major as Keras stores Dense kernels.
+typedef struct ck_matmul ck_matmul;
+ck_matmul *ck_matmul_create(int m, int k, int n, int has_bias, int relu);
+int ck_matmul_forward(ck_matmul *mm, const float *a, const float *w, const float *bias, float *out);
+void ck_matmul_destroy(ck_matmul *mm);
+
+/// out = a + b (same shape), optionally ReLU, on oneDNN's thread pool.
+int ck_add(const float *a, const float *b, float *out, size_t count, int relu);
+/// y = max(x, 0).
+int ck_relu(const float *x, float *y, size_t count);
+/// y = x · scale[c] + shift[c] per channel (inference BatchNorm), optionally ReLU.
+int ck_channel_affine(const float *x, float *y, size_t pixels, int channels,
+                      const float *scale, const float *shift, int relu);
+/// Channel concatenation of `count` NHWC tensors with the same N, H, W.
+int ck_concat_channels(const float *const *srcs, const int *channels, int count,
+                       float *dst, size_t pixels);
+
+void ck_zero_pad(const float *x, float *y, int n, int h, int w, int c,
+                 int top, int bottom, int left, int right);
+void ck_global_pool(const float *x, float *y, int n, int hw, int c, int use_max);
+void ck_softmax(float *x, int rows, int cols);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

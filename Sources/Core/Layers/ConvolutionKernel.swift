@@ -1,0 +1,57 @@
+import CKernels
+
+/// A oneDNN convolution for one input shape, holding weights reordered into oneDNN's layout.
+/// Rebuilt when the input shape or epilogue changes; re-fed when the weights change.
+final class ConvolutionCache {
+    private var plan: OpaquePointer?
+    private var planKey: [Int] = []
+    private var weightsStamp: [Int]?
+
+    deinit { ck_conv_destroy(plan) }
+
+    /// Convolves `input` (NHWC); `weights` is only called when `stamp` differs from the last call.
+    func run(_ input: Tensor, filters: Int, kernel: (Int, Int), strides: (Int, Int), padding: Padding,
+             depthwise: Bool, hasBias: Bool, relu: Bool, stamp: [Int],
+             weights: () -> (kernel: [Float], bias: [Float]?)) throws -> Tensor {
+        guard input.shape.count == 4 else { throw ModelError("convolution expects NHWC input, got shape \(input.shape)") }
+        let (n, h, w, c) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let window = try WindowGeometry(height: h, width: w, kernel: kernel, strides: strides, padding: padding)
+        let key = [n, h, w, c, hasBias ? 1 : 0, relu ? 1 : 0]
+        if plan == nil || key != planKey {
+            ck_conv_destroy(plan)
+            var desc = ck_conv_desc(
+                n: Int32(n), ih: Int32(h), iw: Int32(w), ic: Int32(c), oc: Int32(filters),
+                kh: Int32(kernel.0), kw: Int32(kernel.1), sh: Int32(strides.0), sw: Int32(strides.1),
+                pad_t: Int32(window.pads.top), pad_l: Int32(window.pads.left),
+                pad_b: Int32(window.pads.bottom), pad_r: Int32(window.pads.right),
+                depthwise: depthwise ? 1 : 0, has_bias: hasBias ? 1 : 0, relu: relu ? 1 : 0, accumulate: 0)
+            plan = ck_conv_create(&desc)
+            guard plan != nil else { throw ModelError("convolution \(key): \(String(cString: ck_last_error()))") }
+            planKey = key
+            weightsStamp = nil
+        }
+        if weightsStamp != stamp {
+            let (k, b) = weights()
+            try kernelCheck(ck_conv_set_weights(plan, k, b), "loading convolution weights")
+            weightsStamp = stamp
+        }
+        let plan = self.plan
+        return try Tensor(uninitialized: [n, window.outputHeight, window.outputWidth, filters]) { out in
+            try input.data.withUnsafeBufferPointer { src in
+                try kernelCheck(ck_conv_forward(plan, src.baseAddress, out), "convolution forward")
+            }
+        }
+    }
+}
+
+extension Epilogue {
+    /// Applies the folded BatchNorm to a kernel whose last axis is the output channel.
+    func fold(kernel: [Float], bias: [Float]?, channels: Int) -> (kernel: [Float], bias: [Float]?) {
+        guard let scale, let shift else { return (kernel, bias) }
+        var k = kernel
+        for i in k.indices { k[i] *= scale[i % channels] }
+        var b = [Float](repeating: 0, count: channels)
+        for o in 0..<channels { b[o] = (bias?[o] ?? 0) * scale[o] + shift[o] }
+        return (k, b)
+    }
+}

@@ -1,0 +1,42 @@
+/// A dense float32 tensor in row-major order; images are NHWC.
+public struct Tensor: Sendable, Equatable {
+    public var shape: [Int]
+    public var data: [Float]
+
+    public init(shape: [Int], data: [Float]) {
+        precondition(shape.reduce(1, *) == data.count, "shape \(shape) does not hold \(data.count) values")
+        self.shape = shape
+        self.data = data
+    }
+
+    public init(zeros shape: [Int]) {
+        self.init(shape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)))
+    }
+
+    /// A tensor whose storage is written by `fill` before anyone reads it.
+    public init(uninitialized shape: [Int], fill: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
+        let count = shape.reduce(1, *)
+        self.shape = shape
+        self.data = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            try fill(buffer.baseAddress!)
+            initialized = count
+        }
+    }
+
+    public var count: Int { data.count }
+
+    /// The batch size for NHWC and (N, features) tensors.
+    public var batch: Int { shape.first ?? 1 }
+}
+
+extension Tensor {
+    /// The largest absolute value; the scale parity tests compare against.
+    public var maxMagnitude: Float { data.reduce(0) { max($0, abs($1)) } }
+
+    public func maxAbsDifference(_ other: Tensor) -> Float {
+        precondition(shape == other.shape, "shapes \(shape) and \(other.shape) differ")
+        var worst: Float = 0
+        for i in data.indices { worst = max(worst, abs(data[i] - other.data[i])) }
+        return worst
+    }
+}

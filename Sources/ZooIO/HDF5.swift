@@ -1,0 +1,229 @@
+import CHDF5
+import Core
+import Foundation
+
+/// An open HDF5 object (file, group, dataset, attribute, dataspace or type), closed when released.
+final class H5Handle {
+    let id: hid_t
+    private let close: (hid_t) -> herr_t
+
+    init?(_ id: hid_t, close: @escaping (hid_t) -> herr_t) {
+        guard id >= 0 else { return nil }
+        self.id = id
+        self.close = close
+    }
+
+    deinit { _ = close(id) }
+}
+
+/// The small part of HDF5 that Keras weight files use: groups, float datasets, string attributes.
+final class HDF5File {
+    let path: String
+    let root: H5Handle
+
+    private init(path: String, root: H5Handle) {
+        self.path = path
+        self.root = root
+    }
+
+    /// Opens an existing file read-only, with errors that say what is wrong with it.
+    static func open(_ path: String) throws -> HDF5File {
+        chdf5_silence_errors()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ModelError("weights file \(path) does not exist; check the path or fetch it with `finetune zoo fetch`")
+        }
+        guard !isDirectory.boolValue else { throw ModelError("\(path) is a folder, not an HDF5 weights file") }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw ModelError("weights file \(path) is not readable; check its permissions")
+        }
+        guard H5Fis_hdf5(path) > 0 else {
+            throw ModelError("\(path) is not an HDF5 file (truncated download or another format?); Keras weights are .h5 files")
+        }
+        guard let file = H5Handle(H5Fopen(path, chdf5_acc_rdonly(), chdf5_p_default()), close: H5Fclose) else {
+            throw ModelError("\(path) could not be opened as HDF5; the file may be truncated or damaged")
+        }
+        return HDF5File(path: path, root: file)
+    }
+
+    /// Creates (truncates) a file for writing.
+    static func create(_ path: String) throws -> HDF5File {
+        chdf5_silence_errors()
+        guard let file = H5Handle(H5Fcreate(path, chdf5_acc_trunc(), chdf5_p_default(), chdf5_p_default()),
+                                  close: H5Fclose) else {
+            throw ModelError("cannot create \(path); check that its folder exists and is writable")
+        }
+        return HDF5File(path: path, root: file)
+    }
+
+    // MARK: reading
+
+    /// True if every component of the relative `path` exists below `location`.
+    func exists(_ path: String, in location: H5Handle) -> Bool {
+        var prefix = ""
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += prefix.isEmpty ? String(component) : "/\(component)"
+            if H5Lexists(location.id, prefix, chdf5_p_default()) <= 0 { return false }
+        }
+        return !prefix.isEmpty
+    }
+
+    func group(_ path: String, in location: H5Handle? = nil) throws -> H5Handle {
+        let location = location ?? root
+        guard exists(path, in: location), let group = H5Handle(H5Gopen2(location.id, path, chdf5_p_default()), close: H5Gclose) else {
+            throw ModelError("\(self.path) has no group '\(path)'; it does not look like a Keras weights file")
+        }
+        return group
+    }
+
+    func hasAttribute(_ name: String, on location: H5Handle) -> Bool {
+        H5Aexists(location.id, name) > 0
+    }
+
+    /// A string-array attribute, fixed- or variable-length. An empty numeric array (what Keras writes
+    /// for `weight_names` of layers without weights) reads as no strings.
+    func strings(_ name: String, on location: H5Handle) throws -> [String] {
+        guard let attribute = H5Handle(H5Aopen(location.id, name, chdf5_p_default()), close: H5Aclose),
+              let space = H5Handle(H5Aget_space(attribute.id), close: H5Sclose),
+              let type = H5Handle(H5Aget_type(attribute.id), close: H5Tclose) else {
+            throw ModelError("\(path): cannot read attribute '\(name)'")
+        }
+        let count = Int(H5Sget_simple_extent_npoints(space.id))
+        guard H5Tget_class(type.id) == H5T_STRING else {
+            if count == 0 { return [] }
+            throw ModelError("\(path): attribute '\(name)' holds numbers where Keras stores names")
+        }
+        if count == 0 { return [] }
+        if H5Tis_variable_str(type.id) > 0 {
+            guard let memory = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw ModelError("HDF5 type error") }
+            H5Tset_size(memory.id, chdf5_variable())
+            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+            guard H5Aread(attribute.id, memory.id, &pointers) >= 0 else {
+                throw ModelError("\(path): cannot read attribute '\(name)'")
+            }
+            defer { H5Dvlen_reclaim(memory.id, space.id, chdf5_p_default(), &pointers) }
+            return pointers.map { $0.map { String(cString: $0) } ?? "" }
+        }
+        let size = H5Tget_size(type.id)
+        guard let memory = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw ModelError("HDF5 type error") }
+        H5Tset_size(memory.id, size)
+        var bytes = [UInt8](repeating: 0, count: count * size)
+        guard H5Aread(attribute.id, memory.id, &bytes) >= 0 else {
+            throw ModelError("\(path): cannot read attribute '\(name)'")
+        }
+        return (0..<count).map { i in
+            let item = bytes[(i * size)..<((i + 1) * size)].prefix { $0 != 0 }
+            return String(decoding: item, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        }
+    }
+
+    /// A string attribute split the way Keras splits long ones (`name0`, `name1`, …).
+    func chunkedStrings(_ name: String, on location: H5Handle) throws -> [String]? {
+        if hasAttribute(name, on: location) { return try strings(name, on: location) }
+        var result: [String] = []
+        var chunk = 0
+        while hasAttribute("\(name)\(chunk)", on: location) {
+            result += try strings("\(name)\(chunk)", on: location)
+            chunk += 1
+        }
+        return chunk > 0 ? result : nil
+    }
+
+    /// A float dataset, converted to float32, with its shape.
+    func tensor(_ path: String, in location: H5Handle) throws -> Tensor {
+        guard exists(path, in: location),
+              let dataset = H5Handle(H5Dopen2(location.id, path, chdf5_p_default()), close: H5Dclose),
+              let space = H5Handle(H5Dget_space(dataset.id), close: H5Sclose),
+              let type = H5Handle(H5Dget_type(dataset.id), close: H5Tclose) else {
+            throw ModelError("\(self.path): weight '\(path)' is listed but missing; the file is damaged")
+        }
+        guard H5Tget_class(type.id) == H5T_FLOAT else {
+            throw ModelError("\(self.path): weight '\(path)' is not a float array")
+        }
+        let rank = Int(H5Sget_simple_extent_ndims(space.id))
+        var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+        H5Sget_simple_extent_dims(space.id, &dims, nil)
+        let shape = rank == 0 ? [] : dims.prefix(rank).map { Int($0) }
+        let count = shape.reduce(1, *)
+        var data = [Float](repeating: 0, count: count)
+        guard H5Dread(dataset.id, chdf5_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &data) >= 0 else {
+            throw ModelError("\(self.path): weight '\(path)' could not be read; the file is truncated or damaged")
+        }
+        return Tensor(shape: shape, data: data)
+    }
+
+    // MARK: writing
+
+    @discardableResult
+    func createGroup(_ path: String, in location: H5Handle? = nil) throws -> H5Handle {
+        let location = location ?? root
+        guard let plist = H5Handle(H5Pcreate(chdf5_link_create()), close: H5Pclose) else { throw ModelError("HDF5 property error") }
+        H5Pset_create_intermediate_group(plist.id, 1)
+        guard let group = H5Handle(H5Gcreate2(location.id, path, plist.id, chdf5_p_default(), chdf5_p_default()),
+                                   close: H5Gclose) else {
+            throw ModelError("\(self.path): cannot create group '\(path)'")
+        }
+        return group
+    }
+
+    /// Writes a contiguous little-endian float32 dataset, creating intermediate groups.
+    func write(_ tensor: Tensor, at path: String, in location: H5Handle) throws {
+        var dims = tensor.shape.map { hsize_t($0) }
+        guard let plist = H5Handle(H5Pcreate(chdf5_link_create()), close: H5Pclose),
+              let space = H5Handle(H5Screate_simple(Int32(dims.count), &dims, nil), close: H5Sclose) else {
+            throw ModelError("HDF5 dataspace error")
+        }
+        H5Pset_create_intermediate_group(plist.id, 1)
+        guard let dataset = H5Handle(H5Dcreate2(location.id, path, chdf5_ieee_f32le(), space.id, plist.id,
+                                                chdf5_p_default(), chdf5_p_default()), close: H5Dclose),
+              H5Dwrite(dataset.id, chdf5_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), tensor.data) >= 0 else {
+            throw ModelError("\(self.path): cannot write weight '\(path)'; is the disk full?")
+        }
+    }
+
+    /// Writes a variable-length string array attribute (what h5py and Keras write today);
+    /// an empty list becomes an empty float64 array, as Keras writes it.
+    func setStrings(_ name: String, _ values: [String], on location: H5Handle) throws {
+        var dims = [hsize_t(values.count)]
+        guard let space = H5Handle(H5Screate_simple(1, &dims, nil), close: H5Sclose) else { throw ModelError("HDF5 dataspace error") }
+        if values.isEmpty {
+            guard let attribute = H5Handle(H5Acreate2(location.id, name, chdf5_ieee_f64le(), space.id,
+                                                      chdf5_p_default(), chdf5_p_default()), close: H5Aclose) else {
+                throw ModelError("\(path): cannot write attribute '\(name)'")
+            }
+            _ = attribute
+            return
+        }
+        guard let type = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw ModelError("HDF5 type error") }
+        H5Tset_size(type.id, chdf5_variable())
+        let cStrings = values.map { strdup($0) }
+        defer { cStrings.forEach { free($0) } }
+        var pointers = cStrings.map { UnsafePointer<CChar>($0) }
+        guard let attribute = H5Handle(H5Acreate2(location.id, name, type.id, space.id, chdf5_p_default(), chdf5_p_default()),
+                                       close: H5Aclose),
+              H5Awrite(attribute.id, type.id, &pointers) >= 0 else {
+            throw ModelError("\(path): cannot write attribute '\(name)'")
+        }
+    }
+
+    /// A scalar variable-length string attribute (`backend`, `keras_version`, our metadata).
+    func setString(_ name: String, _ value: String, on location: H5Handle) throws {
+        guard let space = H5Handle(H5Screate(H5S_SCALAR), close: H5Sclose),
+              let type = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw ModelError("HDF5 type error") }
+        H5Tset_size(type.id, chdf5_variable())
+        let cString = strdup(value)
+        defer { free(cString) }
+        var pointer = UnsafePointer<CChar>(cString)
+        guard let attribute = H5Handle(H5Acreate2(location.id, name, type.id, space.id, chdf5_p_default(), chdf5_p_default()),
+                                       close: H5Aclose),
+              H5Awrite(attribute.id, type.id, &pointer) >= 0 else {
+            throw ModelError("\(path): cannot write attribute '\(name)'")
+        }
+    }
+
+    /// A scalar string attribute, or nil when absent.
+    func string(_ name: String, on location: H5Handle) throws -> String? {
+        guard hasAttribute(name, on: location) else { return nil }
+        return try strings(name, on: location).first
+    }
+}

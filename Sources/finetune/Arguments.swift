@@ -1,0 +1,71 @@
+import ArgumentParser
+import Core
+import Foundation
+import Zoo
+import ZooIO
+
+extension Architecture: ExpressibleByArgument {}
+extension ModelOptions.Pooling: ExpressibleByArgument {}
+extension WeightMatching: ExpressibleByArgument {}
+
+/// The model flags shared by the commands that build a zoo model.
+struct ModelArguments: ParsableArguments {
+    @Option(name: .long, help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var base: Architecture
+
+    @Option(name: .long, help: ArgumentHelp("Weights: an HDF5 file (legacy .h5 or Keras 3 .weights.h5), 'imagenet' (the zoo cache), or 'none'.", valueName: "FILE|imagenet|none"))
+    var weights: String = "none"
+
+    @Flag(name: .long, help: "Keep the classifier (the file must have it too).")
+    var includeTop = false
+
+    @Option(name: .long, help: "Classes of the classifier, with --include-top.")
+    var classes: Int = 1000
+
+    @Option(name: .long, help: "Global pooling after the features when there is no top: none, avg, max.")
+    var pooling: ModelOptions.Pooling = .none
+
+    @Option(name: .long, help: "Input height and width in pixels (default: the model's own).")
+    var imageSize: Int?
+
+    @Option(name: .long, help: "Pair file layers with model layers by 'order' (Keras' default) or 'name'.")
+    var match: WeightMatching = .order
+
+    func validate() throws {
+        if classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
+        if pooling != .none && includeTop { throw ValidationError("--pooling applies only without --include-top") }
+        if classes != 1000 && !includeTop { throw ValidationError("--classes needs --include-top") }
+        if let imageSize {
+            let minimum = (try? Manifest.shared.model(base).minimumInputSize) ?? 1
+            if imageSize < minimum {
+                throw ValidationError("--image-size \(imageSize) is below \(base.rawValue)'s minimum of \(minimum)")
+            }
+        }
+    }
+
+    var spec: Manifest.Model { get throws { try Manifest.shared.model(base) } }
+
+    /// The model with its weights loaded as asked; reports what was loaded on standard error.
+    func makeModel(height: Int? = nil, width: Int? = nil, seed: UInt64 = 0) throws -> Model {
+        let size = try imageSize ?? spec.defaultInputSize
+        let options = ModelOptions(includeTop: includeTop, pooling: pooling, classes: classes,
+                                   inputHeight: height ?? size, inputWidth: width ?? size)
+        let model = try base.build(options)
+        switch weights {
+        case "none":
+            model.initializeWeights(seed: seed)
+        case "imagenet":
+            let file = try spec.weightFile(includeTop: includeTop)
+            let path = try WeightCache().fetch(file, progress: { log($0) })
+            log(try Weights.load(into: model, from: path.path, matching: match).summary + " from \(path.path)")
+        default:
+            log(try Weights.load(into: model, from: weights, matching: match).summary + " from \(weights)")
+        }
+        return model
+    }
+}
+
+/// Progress and reports go to standard error; standard output carries results.
+func log(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

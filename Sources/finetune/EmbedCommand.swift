@@ -1,0 +1,58 @@
+import ArgumentParser
+import Core
+import Foundation
+import Zoo
+import ZooIO
+
+struct EmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Run a zoo model on a batch: feature maps, pooled features or class probabilities.",
+        discussion: """
+        The input .npy is float32 NHWC, already preprocessed for the model; the output is float32 .npy.
+        Examples:
+          finetune embed --base resnet50 --weights resnet50_notop.h5 --input x.npy --output features.npy --pooling avg
+          finetune embed --base xception --weights xception.h5 --include-top --input x.npy --output probs.npy
+        """)
+
+    @OptionGroup var model: ModelArguments
+
+    @Option(name: .long, help: "Float32 NHWC input batch (.npy), preprocessed as the model expects.")
+    var input: String
+
+    @Option(name: .long, help: "Where to write the output (.npy).")
+    var output: String
+
+    @Option(name: .long, help: "Images per forward pass.")
+    var batchSize: Int = 16
+
+    func validate() throws {
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    func run() throws {
+        let x = try NPY.read(input)
+        guard x.shape.count == 4, x.shape[3] == 3 else {
+            throw ModelError("\(input) has shape \(x.shape); expected N x height x width x 3 (NHWC, RGB)")
+        }
+        let net = try model.makeModel(height: x.shape[1], width: x.shape[2])
+        let y = try predictInBatches(net, x, batchSize: batchSize)
+        try NPY.write(y, to: output)
+        log("wrote \(output): \(y.shape.map(String.init).joined(separator: "x"))")
+    }
+}
+
+/// Runs `model` over `x` in slices of `batchSize` and stacks the outputs.
+func predictInBatches(_ model: Model, _ x: Tensor, batchSize: Int) throws -> Tensor {
+    let perImage = x.count / x.batch
+    var outputs: [Float] = []
+    var outputShape: [Int] = []
+    for start in stride(from: 0, to: x.batch, by: batchSize) {
+        let n = min(batchSize, x.batch - start)
+        let slice = Tensor(shape: [n] + x.shape.dropFirst(), data: Array(x.data[(start * perImage)..<((start + n) * perImage)]))
+        let y = try model.predict(slice)
+        outputs += y.data
+        outputShape = Array(y.shape.dropFirst())
+    }
+    return Tensor(shape: [x.batch] + outputShape, data: outputs)
+}

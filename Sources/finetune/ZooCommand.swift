@@ -1,0 +1,107 @@
+import ArgumentParser
+import Core
+import Foundation
+import Zoo
+import ZooIO
+
+struct ZooCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zoo",
+        abstract: "List, download and verify the published Keras weights of the zoo's models.",
+        subcommands: [List.self, Fetch.self, Verify.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show each model's input sizes, preprocessing, features, layer groups and cached weights.",
+            discussion: "Example: finetune zoo list")
+
+        func run() throws {
+            let cache = WeightCache()
+            print("cache: \(cache.directory.path)")
+            for model in Manifest.shared.models {
+                print("\(model.name) (keras.applications.\(model.kerasClass))")
+                print("  input: \(model.defaultInputSize)x\(model.defaultInputSize) default, \(model.minimumInputSize) minimum; preprocessing: \(model.preprocessing.rawValue); features: \(model.featureWidth)")
+                print("  layer groups: \(model.layerGroups.joined(separator: ", "))")
+                for (variant, top) in [("top", true), ("notop", false)] {
+                    let file = model.weightFile(includeTop: top)
+                    let cached = FileManager.default.fileExists(atPath: cache.path(for: file).path) ? "cached" : "not cached"
+                    print("  weights (\(variant)): \(file.fileName) md5 \(file.md5) [\(cached)]")
+                }
+            }
+        }
+    }
+
+    struct Fetch: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Download a model's published weights into the cache and verify their md5.",
+            discussion: """
+            The cache is $FINETUNE_CACHE, else ~/.cache/finetune/models. Offline, copy the file there \
+            or pass it to other commands with --weights PATH.
+            Examples:
+              finetune zoo fetch resnet50
+              finetune zoo fetch vgg19 --include-top
+            """)
+
+        @Argument(help: "The model: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var name: Architecture
+
+        @Flag(name: .long, help: "The file with the ImageNet classifier instead of the no-top file.")
+        var includeTop = false
+
+        func run() throws {
+            let file = try Manifest.shared.model(name).weightFile(includeTop: includeTop)
+            let path = try WeightCache().fetch(file, progress: { log($0) })
+            print(path.path)
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a weights file: its md5 against the published files, and which model it fits.",
+            discussion: "Example: finetune zoo verify ~/Downloads/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5")
+
+        @Argument(help: "An HDF5 weights file.")
+        var file: String
+
+        func run() throws {
+            let digest = try md5(of: URL(fileURLWithPath: file))
+            for model in Manifest.shared.models {
+                for top in [true, false] where model.weightFile(includeTop: top).md5 == digest {
+                    print("\(file): the published \(model.name) weights (\(top ? "with" : "without") top), md5 \(digest) verified")
+                    return
+                }
+            }
+            print("\(file): md5 \(digest) is not one of the published files")
+            let fits = try FileFit.candidates(for: file)
+            if fits.isEmpty {
+                throw ModelError("\(file) fits none of the zoo's models; it is for another architecture or damaged")
+            }
+            for fit in fits { print("\(file): its layers and shapes fit \(fit)") }
+        }
+    }
+}
+
+/// Which zoo models a weights file loads into (by Keras' positional rule, at the default input size).
+enum FileFit {
+    static func candidates(for file: String) throws -> [String] {
+        var fits: [String] = []
+        var lastError: Error?
+        for architecture in Architecture.allCases {
+            let spec = try Manifest.shared.model(architecture)
+            for top in [false, true] {
+                let size = spec.defaultInputSize
+                let model = try architecture.build(ModelOptions(includeTop: top, inputHeight: size, inputWidth: size))
+                do {
+                    try Weights.load(into: model, from: file)
+                    fits.append("\(architecture.rawValue) \(top ? "with" : "without") top")
+                } catch {
+                    lastError = error
+                }
+            }
+        }
+        if fits.isEmpty, let error = lastError as? ModelError, error.description.contains("not an HDF5") || error.description.contains("does not exist") {
+            throw error
+        }
+        return fits
+    }
+}
