@@ -3,8 +3,15 @@
 #include "ckernels.h"
 
 #include <float.h>
+#include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <string.h>
+
+void ck_keep_freed_memory(void) {
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
+}
 
 int ck_relu(const float *x, float *y, size_t count) {
     for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;

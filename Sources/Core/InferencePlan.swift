@@ -1,3 +1,5 @@
+import CKernels
+
 /// The model's nodes as inference steps, with BatchNorm and ReLU folded into the
 /// convolution before them and ReLU fused into additions (free speed TensorFlow leaves).
 final class InferencePlan {
@@ -13,6 +15,7 @@ final class InferencePlan {
     private var releases: [[Int]] = []
 
     init(model: Model) {
+        ck_keep_freed_memory()
         self.model = model
         let nodes = model.nodes
         var consumers = [[Int]](repeating: [], count: nodes.count)
