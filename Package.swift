@@ -21,13 +21,16 @@ let package = Package(
         // oneDNN primitives behind a small C API over NHWC buffers.
         .target(name: "CKernels", dependencies: ["CDNNL"], cSettings: [.unsafeFlags(["-O3"])],
                 linkerSettings: [.linkedLibrary("dnnl")]),
+        // JPEG and PNG decoding, where libjpeg's longjmp errors can be caught.
+        .target(name: "CImages", dependencies: ["CJPEG", "CPNG"], cSettings: [.unsafeFlags(["-O3"])],
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         // Tensors, layers and model graphs; no file I/O.
         .target(name: "Core", dependencies: ["CKernels"]),
         // The four keras.applications architectures and the zoo manifest.
         .target(name: "Zoo", dependencies: ["Core"], resources: [.embedInCode("models.json")]),
         // Files: HDF5 weights, .npy, images, downloads.
         .target(name: "ZooIO", dependencies: [
-            "Core", "Zoo", "CHDF5", "CJPEG", "CPNG",
+            "Core", "Zoo", "CHDF5", "CImages",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "finetune", dependencies: [

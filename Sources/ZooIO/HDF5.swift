@@ -104,7 +104,9 @@ final class HDF5File {
             defer { H5Dvlen_reclaim(memory.id, space.id, chdf5_p_default(), &pointers) }
             return pointers.map { $0.map { String(cString: $0) } ?? "" }
         }
-        let size = H5Tget_size(type.id)
+        // One byte more than the file's width: a NUL-terminated memory type of the same width would
+        // drop the last character of NUL-padded names.
+        let size = H5Tget_size(type.id) + 1
         guard let memory = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw ModelError("HDF5 type error") }
         H5Tset_size(memory.id, size)
         var bytes = [UInt8](repeating: 0, count: count * size)

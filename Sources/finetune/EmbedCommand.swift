@@ -9,16 +9,22 @@ struct EmbedCommand: ParsableCommand {
         commandName: "embed",
         abstract: "Run a zoo model on a batch: feature maps, pooled features or class probabilities.",
         discussion: """
-        The input .npy is float32 NHWC, already preprocessed for the model; the output is float32 .npy.
+        The input is either a float32 NHWC .npy batch, already preprocessed for the model, or \
+        --images: JPEG/PNG files or folders, decoded, resized to the input size and preprocessed as the \
+        zoo manifest says (their paths are written, in row order, to OUTPUT.txt). The output is float32 .npy.
         Examples:
           finetune embed --base resnet50 --weights resnet50_notop.h5 --input x.npy --output features.npy --pooling avg
           finetune embed --base xception --weights xception.h5 --include-top --input x.npy --output probs.npy
+          finetune embed --base resnet50 --weights resnet50_notop.h5 --pooling avg --images photos/ --output features.npy
         """)
 
     @OptionGroup var model: ModelArguments
 
     @Option(name: .long, help: "Float32 NHWC input batch (.npy), preprocessed as the model expects.")
-    var input: String
+    var input: String?
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Image files or folders instead of --input.")
+    var images: [String] = []
 
     @Option(name: .long, help: "Where to write the output (.npy).")
     var output: String
@@ -28,17 +34,31 @@ struct EmbedCommand: ParsableCommand {
 
     func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if (input == nil) == images.isEmpty { throw ValidationError("pass either --input X.npy or --images PATH...") }
     }
 
     func run() throws {
-        let x = try NPY.read(input)
-        guard x.shape.count == 4, x.shape[3] == 3 else {
-            throw ModelError("\(input) has shape \(x.shape); expected N x height x width x 3 (NHWC, RGB)")
-        }
+        let x = try inputBatch()
         let net = try model.makeModel(height: x.shape[1], width: x.shape[2])
         let y = try predictInBatches(net, x, batchSize: batchSize)
         try NPY.write(y, to: output)
         log("wrote \(output): \(y.shape.map(String.init).joined(separator: "x"))")
+    }
+
+    private func inputBatch() throws -> Tensor {
+        if let input {
+            let x = try NPY.read(input)
+            guard x.shape.count == 4, x.shape[3] == 3 else {
+                throw ModelError("\(input) has shape \(x.shape); expected N x height x width x 3 (NHWC, RGB)")
+            }
+            return x
+        }
+        let files = try imageFiles(images)
+        let spec = try model.spec
+        let size = model.imageSize ?? spec.defaultInputSize
+        let x = try imageBatch(files, height: size, width: size, preprocessing: spec.preprocessing)
+        try (files.joined(separator: "\n") + "\n").write(toFile: output + ".txt", atomically: true, encoding: .utf8)
+        return x
     }
 }
 

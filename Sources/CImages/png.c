@@ -1,0 +1,34 @@
+#include "cimages.h"
+
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint8_t *ci_decode_png(const uint8_t *data, size_t size, int *width, int *height,
+                       char *error, size_t error_size) {
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&image, data, size)) {
+        snprintf(error, error_size, "corrupt PNG (%s)", image.message);
+        return NULL;
+    }
+    // Palette, grayscale, 16-bit and alpha all become 8-bit RGB; alpha is composited on black.
+    image.format = PNG_FORMAT_RGB;
+    uint8_t *pixels = malloc(PNG_IMAGE_SIZE(image));
+    if (!pixels) {
+        snprintf(error, error_size, "out of memory for a %ux%u image", image.width, image.height);
+        png_image_free(&image);
+        return NULL;
+    }
+    if (!png_image_finish_read(&image, NULL, pixels, 0, NULL)) {
+        snprintf(error, error_size, "corrupt or truncated PNG (%s)", image.message);
+        free(pixels);
+        png_image_free(&image);
+        return NULL;
+    }
+    *width = (int)image.width;
+    *height = (int)image.height;
+    return pixels;
+}
