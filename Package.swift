@@ -37,8 +37,9 @@ let package = Package(
             "Core", "Zoo", "ZooIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
-        .testTarget(name: "ZooTests", dependencies: ["Core", "Zoo", "ZooIO"]),
-        .testTarget(name: "CLITests", dependencies: ["ZooIO"]),
+        .testTarget(name: "ZooTests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["ZooIO", "TestSupport"]),
     ]
 )

@@ -31,6 +31,11 @@ public struct Manifest: Decodable, Sendable {
         public let path: String
         public let md5: String
         public var fileName: String { (path as NSString).lastPathComponent }
+
+        public init(path: String, md5: String) {
+            self.path = path
+            self.md5 = md5
+        }
     }
 
     public struct Model: Decodable, Sendable {

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import TestSupport
 import XCTest
 import Zoo
 import ZooIO
@@ -96,30 +97,11 @@ final class WeightFileTests: XCTestCase {
             let ours = try model.predict(try NPY.read(x))
             let kerasOutput = exported + ".y.npy"
             defer { try? FileManager.default.removeItem(atPath: kerasOutput) }
-            try runPython(["Tests/fixtures/keras_predict.py", c.model, exported, x, kerasOutput, "\(c.height)", "\(c.width)",
+            let keras = try python(["Tests/fixtures/keras_predict.py", c.model, exported, x, kerasOutput, "\(c.height)", "\(c.width)",
                            c.includeTop ? "1" : "0", c.pooling, "\(c.classes)"])
+            XCTAssertEqual(keras.status, 0, keras.stderr)
             let theirs = try NPY.read(kerasOutput)
             XCTAssertLessThanOrEqual(ours.maxAbsDifference(theirs) / theirs.maxMagnitude, c.tolerance, name)
         }
     }
 }
-
-/// Runs a Python script from the package root and fails with its output if it fails.
-func runPython(_ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3"] + arguments
-    process.currentDirectoryURL = packageRoot
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    if process.terminationStatus != 0 {
-        XCTFail("python3 \(arguments.joined(separator: " ")) failed:\n\(String(decoding: output, as: UTF8.self).suffix(2000))")
-        throw ModelError("python failed")
-    }
-}
-
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

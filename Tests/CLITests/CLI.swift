@@ -1,0 +1,31 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Runs the real `finetune` binary built next to the test bundle.
+enum CLI {
+    static let binary = URL(fileURLWithPath: CommandLine.arguments.first { $0.hasSuffix(".xctest") } ?? CommandLine.arguments[0])
+        .deletingLastPathComponent().appendingPathComponent("finetune")
+
+    static let fixtures: String = ProcessInfo.processInfo.environment["FINETUNE_FIXTURES"]
+        ?? packageRoot.appendingPathComponent("fixtures").path
+
+    @discardableResult
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+        try execute(binary, arguments, environment: environment)
+    }
+}
+
+extension XCTestCase {
+    /// A user mistake: the given exit code, one clear message naming `fragments`, no crash report.
+    func assertUserError(_ result: ProcessResult, status: Int32, _ fragments: [String],
+                         file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(result.status, status, result.stderr, file: file, line: line)
+        for fragment in fragments {
+            XCTAssertTrue(result.stderr.contains(fragment), "stderr lacks '\(fragment)':\n\(result.stderr)", file: file, line: line)
+        }
+        for crash in ["Fatal error", "Stack dump", "Backtrace", "Current stack trace"] {
+            XCTAssertFalse(result.stderr.contains(crash), "crash report in stderr:\n\(result.stderr)", file: file, line: line)
+        }
+    }
+}
