@@ -57,6 +57,46 @@ static dnnl_status_t run(dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t
 
 /* ---------------------------------------------------------------- conv */
 
+/// The memory descriptors of a convolution, shared by forward and both backward passes.
+struct conv_mds {
+    dnnl_memory_desc_t src, dst, any_weights, user_weights, bias;
+    dnnl_dims_t strides, pad_l, pad_r;
+};
+
+static dnnl_status_t conv_descriptors(const ck_conv_desc *d, struct conv_mds *m) {
+    dnnl_status_t st;
+    int oh = (d->ih + d->pad_t + d->pad_b - d->kh) / d->sh + 1;
+    int ow = (d->iw + d->pad_l + d->pad_r - d->kw) / d->sw + 1;
+    if ((st = nhwc_desc(&m->src, d->n, d->ic, d->ih, d->iw)) != dnnl_success) return st;
+    if ((st = nhwc_desc(&m->dst, d->n, d->oc, oh, ow)) != dnnl_success) return st;
+    if (d->depthwise) {
+        dnnl_dims_t dims = {d->ic, 1, 1, d->kh, d->kw};
+        dnnl_dims_t strides = {1, d->ic, d->ic, (dnnl_dim_t)d->kw * d->ic, d->ic};
+        if ((st = dnnl_memory_desc_init_by_strides(&m->user_weights, 5, dims, dnnl_f32, strides)) != dnnl_success) return st;
+        if ((st = dnnl_memory_desc_init_by_tag(&m->any_weights, 5, dims, dnnl_f32, dnnl_format_tag_any)) != dnnl_success) return st;
+    } else {
+        dnnl_dims_t dims = {d->oc, d->ic, d->kh, d->kw};
+        if ((st = dnnl_memory_desc_init_by_tag(&m->user_weights, 4, dims, dnnl_f32, dnnl_hwio)) != dnnl_success) return st;
+        if ((st = dnnl_memory_desc_init_by_tag(&m->any_weights, 4, dims, dnnl_f32, dnnl_format_tag_any)) != dnnl_success) return st;
+    }
+    dnnl_dims_t bias_dims = {d->oc};
+    if ((st = dnnl_memory_desc_init_by_tag(&m->bias, 1, bias_dims, dnnl_f32, dnnl_a)) != dnnl_success) return st;
+    m->strides[0] = d->sh; m->strides[1] = d->sw;
+    m->pad_l[0] = d->pad_t; m->pad_l[1] = d->pad_l;
+    m->pad_r[0] = d->pad_b; m->pad_r[1] = d->pad_r;
+    return dnnl_success;
+}
+
+static dnnl_status_t reorder_primitive(dnnl_primitive_t *prim, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to) {
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, NULL);
+    if (st != dnnl_success) return st;
+    st = dnnl_primitive_create(prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+
 struct ck_conv {
     ck_conv_desc d;
     dnnl_primitive_t prim;
@@ -90,39 +130,22 @@ ck_conv *ck_conv_create(const ck_conv_desc *d) {
     int oh = (d->ih + d->pad_t + d->pad_b - d->kh) / d->sh + 1;
     int ow = (d->iw + d->pad_l + d->pad_r - d->kw) / d->sw + 1;
     if (oh <= 0 || ow <= 0) { fail("convolution output would be empty (%dx%d input, %dx%d kernel)", d->ih, d->iw, d->kh, d->kw); free(c); return NULL; }
-
-    dnnl_memory_desc_t src_md, dst_md, any_weights_md, bias_md;
-    CHECK(nhwc_desc(&src_md, d->n, d->ic, d->ih, d->iw));
-    CHECK(nhwc_desc(&dst_md, d->n, d->oc, oh, ow));
-    if (d->depthwise) {
-        // Keras (kh, kw, C, 1) seen as groups (g=C, o=1, i=1, kh, kw).
-        dnnl_dims_t dims = {d->ic, 1, 1, d->kh, d->kw};
-        dnnl_dims_t strides = {1, d->ic, d->ic, (dnnl_dim_t)d->kw * d->ic, d->ic};
-        CHECK(dnnl_memory_desc_init_by_strides(&c->user_weights_md, 5, dims, dnnl_f32, strides));
-        CHECK(dnnl_memory_desc_init_by_tag(&any_weights_md, 5, dims, dnnl_f32, dnnl_format_tag_any));
-    } else {
-        dnnl_dims_t dims = {d->oc, d->ic, d->kh, d->kw};
-        CHECK(dnnl_memory_desc_init_by_tag(&c->user_weights_md, 4, dims, dnnl_f32, dnnl_hwio));
-        CHECK(dnnl_memory_desc_init_by_tag(&any_weights_md, 4, dims, dnnl_f32, dnnl_format_tag_any));
-    }
-    dnnl_dims_t bias_dims = {d->oc};
-    CHECK(dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_a));
-
+    struct conv_mds m;
+    CHECK(conv_descriptors(d, &m));
+    c->user_weights_md = m.user_weights;
     dnnl_convolution_desc_t cd;
-    dnnl_dims_t strides = {d->sh, d->sw};
-    dnnl_dims_t pad_l = {d->pad_t, d->pad_l}, pad_r = {d->pad_b, d->pad_r};
     CHECK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                             &src_md, &any_weights_md, d->has_bias ? &bias_md : NULL,
-                                             &dst_md, strides, pad_l, pad_r));
+                                             &m.src, &m.any_weights, d->has_bias ? &m.bias : NULL,
+                                             &m.dst, m.strides, m.pad_l, m.pad_r));
     attr = epilogue_attr(d->accumulate, d->relu);
     if (!attr) goto error;
     CHECK(dnnl_primitive_desc_create(&pd, &cd, attr, engine, NULL));
     CHECK(dnnl_primitive_create(&c->prim, pd));
     const dnnl_memory_desc_t *weights_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     CHECK(dnnl_memory_create(&c->weights, weights_md, engine, DNNL_MEMORY_ALLOCATE));
-    if (d->has_bias) CHECK(dnnl_memory_create(&c->bias, &bias_md, engine, DNNL_MEMORY_ALLOCATE));
-    CHECK(borrowed_memory(&c->src, &src_md));
-    CHECK(borrowed_memory(&c->dst, &dst_md));
+    if (d->has_bias) CHECK(dnnl_memory_create(&c->bias, &m.bias, engine, DNNL_MEMORY_ALLOCATE));
+    CHECK(borrowed_memory(&c->src, &m.src));
+    CHECK(borrowed_memory(&c->dst, &m.dst));
     dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_attr_destroy(attr);
     return c;
@@ -135,13 +158,12 @@ error:
 
 int ck_conv_set_weights(ck_conv *c, const float *kernel, const float *bias) {
     dnnl_memory_t user = NULL;
-    dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t reorder = NULL;
     const dnnl_memory_desc_t *target_md;
+    int result = -1;
     CHECK(dnnl_memory_get_memory_desc(c->weights, &target_md));
     CHECK(dnnl_memory_create(&user, &c->user_weights_md, engine, (void *)kernel));
-    CHECK(dnnl_reorder_primitive_desc_create(&pd, &c->user_weights_md, engine, target_md, engine, NULL));
-    CHECK(dnnl_primitive_create(&reorder, pd));
+    CHECK(reorder_primitive(&reorder, &c->user_weights_md, target_md));
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, c->weights}};
     CHECK(run(reorder, 2, args));
     if (c->d.has_bias) {
@@ -149,15 +171,11 @@ int ck_conv_set_weights(ck_conv *c, const float *kernel, const float *bias) {
         CHECK(dnnl_memory_get_data_handle(c->bias, &dst));
         memcpy(dst, bias, sizeof(float) * (size_t)c->d.oc);
     }
-    dnnl_primitive_destroy(reorder);
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_memory_destroy(user);
-    return 0;
+    result = 0;
 error:
     if (reorder) dnnl_primitive_destroy(reorder);
-    if (pd) dnnl_primitive_desc_destroy(pd);
     if (user) dnnl_memory_destroy(user);
-    return -1;
+    return result;
 }
 
 int ck_conv_forward(ck_conv *c, const float *src, float *dst) {
@@ -179,6 +197,120 @@ void ck_conv_destroy(ck_conv *c) {
     if (c->weights) dnnl_memory_destroy(c->weights);
     if (c->bias) dnnl_memory_destroy(c->bias);
     free(c);
+}
+
+/* ---------------------------------------------------------------- conv gradients */
+
+struct ck_conv_grad {
+    ck_conv_desc d;
+    dnnl_primitive_t data_prim, weights_prim, to_user;
+    dnnl_memory_t src, diff_dst, diff_src, weights, diff_weights, user_diff_weights, diff_bias;
+    dnnl_memory_desc_t user_weights_md;
+};
+
+ck_conv_grad *ck_conv_grad_create(const ck_conv_desc *d, int data_gradient) {
+    ensure_engine();
+    ck_conv_grad *g = calloc(1, sizeof *g);
+    dnnl_primitive_desc_t fwd_pd = NULL, data_pd = NULL, weights_pd = NULL;
+    if (!g) { fail("out of memory"); return NULL; }
+    g->d = *d;
+    struct conv_mds m;
+    CHECK(conv_descriptors(d, &m));
+    g->user_weights_md = m.user_weights;
+    // Backward descriptors need the forward-training descriptor as a hint.
+    dnnl_convolution_desc_t fwd, bwd_data, bwd_weights;
+    CHECK(dnnl_convolution_forward_desc_init(&fwd, dnnl_forward_training, dnnl_convolution_direct, &m.src,
+                                             &m.any_weights, d->has_bias ? &m.bias : NULL, &m.dst,
+                                             m.strides, m.pad_l, m.pad_r));
+    CHECK(dnnl_primitive_desc_create(&fwd_pd, &fwd, NULL, engine, NULL));
+
+    CHECK(dnnl_convolution_backward_weights_desc_init(&bwd_weights, dnnl_convolution_direct, &m.src, &m.any_weights,
+                                                      d->has_bias ? &m.bias : NULL, &m.dst,
+                                                      m.strides, m.pad_l, m.pad_r));
+    CHECK(dnnl_primitive_desc_create(&weights_pd, &bwd_weights, NULL, engine, fwd_pd));
+    CHECK(dnnl_primitive_create(&g->weights_prim, weights_pd));
+    const dnnl_memory_desc_t *dw_md = dnnl_primitive_desc_query_md(weights_pd, dnnl_query_diff_weights_md, 0);
+    CHECK(dnnl_memory_create(&g->diff_weights, dw_md, engine, DNNL_MEMORY_ALLOCATE));
+    CHECK(borrowed_memory(&g->user_diff_weights, &m.user_weights));
+    CHECK(reorder_primitive(&g->to_user, dw_md, &m.user_weights));
+    CHECK(borrowed_memory(&g->diff_bias, &m.bias));
+
+    if (data_gradient) {
+        CHECK(dnnl_convolution_backward_data_desc_init(&bwd_data, dnnl_convolution_direct, &m.src, &m.any_weights,
+                                                       &m.dst, m.strides, m.pad_l, m.pad_r));
+        CHECK(dnnl_primitive_desc_create(&data_pd, &bwd_data, NULL, engine, fwd_pd));
+        CHECK(dnnl_primitive_create(&g->data_prim, data_pd));
+        const dnnl_memory_desc_t *w_md = dnnl_primitive_desc_query_md(data_pd, dnnl_query_weights_md, 0);
+        CHECK(dnnl_memory_create(&g->weights, w_md, engine, DNNL_MEMORY_ALLOCATE));
+        CHECK(borrowed_memory(&g->diff_src, &m.src));
+    }
+    CHECK(borrowed_memory(&g->src, &m.src));
+    CHECK(borrowed_memory(&g->diff_dst, &m.dst));
+    dnnl_primitive_desc_destroy(fwd_pd);
+    dnnl_primitive_desc_destroy(weights_pd);
+    if (data_pd) dnnl_primitive_desc_destroy(data_pd);
+    return g;
+error:
+    if (fwd_pd) dnnl_primitive_desc_destroy(fwd_pd);
+    if (weights_pd) dnnl_primitive_desc_destroy(weights_pd);
+    if (data_pd) dnnl_primitive_desc_destroy(data_pd);
+    ck_conv_grad_destroy(g);
+    return NULL;
+}
+
+int ck_conv_grad_set_weights(ck_conv_grad *g, const float *kernel) {
+    dnnl_memory_t user = NULL;
+    dnnl_primitive_t reorder = NULL;
+    const dnnl_memory_desc_t *target_md;
+    int result = -1;
+    if (!g->weights) return fail("this convolution gradient was created without a data gradient");
+    CHECK(dnnl_memory_get_memory_desc(g->weights, &target_md));
+    CHECK(dnnl_memory_create(&user, &g->user_weights_md, engine, (void *)kernel));
+    CHECK(reorder_primitive(&reorder, &g->user_weights_md, target_md));
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, g->weights}};
+    CHECK(run(reorder, 2, args));
+    result = 0;
+error:
+    if (reorder) dnnl_primitive_destroy(reorder);
+    if (user) dnnl_memory_destroy(user);
+    return result;
+}
+
+int ck_conv_backward(ck_conv_grad *g, const float *src, const float *diff_dst,
+                     float *diff_src, float *diff_kernel, float *diff_bias) {
+    CHECK(dnnl_memory_set_data_handle(g->diff_dst, (void *)diff_dst));
+    if (diff_src) {
+        if (!g->data_prim) return fail("this convolution gradient was created without a data gradient");
+        CHECK(dnnl_memory_set_data_handle(g->diff_src, diff_src));
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, g->diff_dst}, {DNNL_ARG_WEIGHTS, g->weights},
+                                   {DNNL_ARG_DIFF_SRC, g->diff_src}};
+        CHECK(run(g->data_prim, 3, args));
+    }
+    if (diff_kernel) {
+        CHECK(dnnl_memory_set_data_handle(g->src, (void *)src));
+        float scratch_bias[1];
+        int with_bias = g->d.has_bias;
+        if (with_bias) CHECK(dnnl_memory_set_data_handle(g->diff_bias, diff_bias ? diff_bias : scratch_bias));
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, g->src}, {DNNL_ARG_DIFF_DST, g->diff_dst},
+                                   {DNNL_ARG_DIFF_WEIGHTS, g->diff_weights}, {DNNL_ARG_DIFF_BIAS, g->diff_bias}};
+        CHECK(run(g->weights_prim, with_bias ? 4 : 3, args));
+        CHECK(dnnl_memory_set_data_handle(g->user_diff_weights, diff_kernel));
+        dnnl_exec_arg_t back[2] = {{DNNL_ARG_FROM, g->diff_weights}, {DNNL_ARG_TO, g->user_diff_weights}};
+        CHECK(run(g->to_user, 2, back));
+    }
+    return 0;
+error:
+    return -1;
+}
+
+void ck_conv_grad_destroy(ck_conv_grad *g) {
+    if (!g) return;
+    if (g->data_prim) dnnl_primitive_destroy(g->data_prim);
+    if (g->weights_prim) dnnl_primitive_destroy(g->weights_prim);
+    if (g->to_user) dnnl_primitive_destroy(g->to_user);
+    dnnl_memory_t mems[] = {g->src, g->diff_dst, g->diff_src, g->weights, g->diff_weights, g->user_diff_weights, g->diff_bias};
+    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++) if (mems[i]) dnnl_memory_destroy(mems[i]);
+    free(g);
 }
 
 /* ---------------------------------------------------------------- pooling */
@@ -301,6 +433,12 @@ void ck_matmul_destroy(ck_matmul *mm) {
     if (mm->bias) dnnl_memory_destroy(mm->bias);
     if (mm->out) dnnl_memory_destroy(mm->out);
     free(mm);
+}
+
+int ck_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,
+             const float *b, long ldb, float beta, float *c, long ldc) {
+    dnnl_status_t st = dnnl_sgemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return st == dnnl_success ? 0 : fail("oneDNN: sgemm %ldx%ldx%ld failed with status %d", m, n, k, (int)st);
 }
 
 /* ---------------------------------------------------------------- one-shot ops

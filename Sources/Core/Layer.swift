@@ -2,6 +2,8 @@
 public final class Parameter: @unchecked Sendable {
     public let name: String
     public let shape: [Int]
+    /// False for BatchNorm's moving statistics, which no optimizer touches.
+    public let trainable: Bool
     /// Bumped on every assignment so kernels that cache reordered weights know to refresh.
     public private(set) var version = 0
     public var value: Tensor {
@@ -11,9 +13,10 @@ public final class Parameter: @unchecked Sendable {
         }
     }
 
-    public init(name: String, shape: [Int], fill: Float = 0) {
+    public init(name: String, shape: [Int], fill: Float = 0, trainable: Bool = true) {
         self.name = name
         self.shape = shape
+        self.trainable = trainable
         self.value = Tensor(shape: shape, data: [Float](repeating: fill, count: shape.reduce(1, *)))
     }
 }
@@ -58,5 +61,5 @@ public protocol FusableConvolution: Layer {
 
 /// Nonlinearities Keras attaches to layers or applies as `Activation` layers.
 public enum ActivationKind: String, Sendable {
-    case linear, relu, softmax
+    case linear, relu, softmax, sigmoid
 }

@@ -35,6 +35,17 @@ int ck_conv_set_weights(ck_conv *conv, const float *kernel, const float *bias);
 int ck_conv_forward(ck_conv *conv, const float *src, float *dst);
 void ck_conv_destroy(ck_conv *conv);
 
+/// Gradients of a convolution (same descriptor as the forward pass; relu/accumulate ignored).
+/// Weight gradients come back in Keras' layout; the data gradient only when asked for.
+typedef struct ck_conv_grad ck_conv_grad;
+ck_conv_grad *ck_conv_grad_create(const ck_conv_desc *desc, int data_gradient);
+/// Needed before the data gradient: kernel in Keras' layout.
+int ck_conv_grad_set_weights(ck_conv_grad *grad, const float *kernel);
+/// diff_src, diff_bias may be NULL; diff_kernel NULL skips the weight gradient.
+int ck_conv_backward(ck_conv_grad *grad, const float *src, const float *diff_dst,
+                     float *diff_src, float *diff_kernel, float *diff_bias);
+void ck_conv_grad_destroy(ck_conv_grad *grad);
+
 /// Max or average pooling; averages divide by the in-bounds cells only (Keras' rule).
 typedef struct ck_pool ck_pool;
 typedef struct {
@@ -53,6 +64,10 @@ typedef struct ck_matmul ck_matmul;
 ck_matmul *ck_matmul_create(int m, int k, int n, int has_bias, int relu);
 int ck_matmul_forward(ck_matmul *mm, const float *a, const float *w, const float *bias, float *out);
 void ck_matmul_destroy(ck_matmul *mm);
+
+/// Row-major C = alpha · op(A) · op(B) + beta · C on oneDNN's GEMM (trans: 'N' or 'T').
+int ck_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,
+             const float *b, long ldb, float beta, float *c, long ldc);
 
 /// out = a + b (same shape), optionally ReLU, on oneDNN's thread pool.
 int ck_add(const float *a, const float *b, float *out, size_t count, int relu);

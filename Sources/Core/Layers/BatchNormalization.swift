@@ -23,8 +23,8 @@ public final class BatchNormalization: Layer {
         }
         parameters = (scale ? [Parameter(name: "gamma", shape: [channels], fill: 1)] : []) + [
             Parameter(name: "beta", shape: [channels]),
-            Parameter(name: "moving_mean", shape: [channels]),
-            Parameter(name: "moving_variance", shape: [channels], fill: 1),
+            Parameter(name: "moving_mean", shape: [channels], trainable: false),
+            Parameter(name: "moving_variance", shape: [channels], fill: 1, trainable: false),
         ]
         return inputShapes[0]
     }

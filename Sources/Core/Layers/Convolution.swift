@@ -10,6 +10,7 @@ public final class Conv2D: FusableConvolution {
     public let activation: ActivationKind
     public private(set) var parameters: [Parameter] = []
     private let cache = ConvolutionCache()
+    let gradientCache = ConvolutionGradientCache()
 
     public init(_ name: String, filters: Int, kernel: (Int, Int), strides: (Int, Int) = (1, 1),
                 padding: Padding = .valid, useBias: Bool = true, activation: ActivationKind = .linear) {
@@ -55,6 +56,7 @@ public final class DepthwiseConv2D: FusableConvolution {
     public private(set) var parameters: [Parameter] = []
     public private(set) var filters = 0
     private let cache = ConvolutionCache()
+    let gradientCache = ConvolutionGradientCache()
 
     public init(_ name: String, kernel: (Int, Int), strides: (Int, Int) = (1, 1),
                 padding: Padding = .valid, useBias: Bool = true) {
@@ -98,6 +100,8 @@ public final class SeparableConv2D: FusableConvolution {
     public private(set) var parameters: [Parameter] = []
     private let depthwiseCache = ConvolutionCache()
     private let pointwiseCache = ConvolutionCache()
+    let depthwiseGradients = ConvolutionGradientCache()
+    let pointwiseGradients = ConvolutionGradientCache()
 
     public init(_ name: String, filters: Int, kernel: (Int, Int), strides: (Int, Int) = (1, 1),
                 padding: Padding = .valid, useBias: Bool = true) {
@@ -123,11 +127,17 @@ public final class SeparableConv2D: FusableConvolution {
     public func forward(_ inputs: [Tensor]) throws -> Tensor { try forward(inputs[0], epilogue: .none) }
 
     public func forward(_ input: Tensor, epilogue: Epilogue) throws -> Tensor {
-        let depthwise = parameters[0]
-        let channels = input.shape.last ?? 0
-        let spread = try depthwiseCache.run(input, filters: channels, kernel: kernelSize, strides: strides,
-                                            padding: padding, depthwise: true, hasBias: false, relu: false,
-                                            stamp: [depthwise.version]) { (depthwise.value.data, nil) }
+        try pointwise(try depthwise(input), epilogue: epilogue)
+    }
+
+    func depthwise(_ input: Tensor) throws -> Tensor {
+        let kernel = parameters[0]
+        return try depthwiseCache.run(input, filters: input.shape.last ?? 0, kernel: kernelSize, strides: strides,
+                                      padding: padding, depthwise: true, hasBias: false, relu: false,
+                                      stamp: [kernel.version]) { (kernel.value.data, nil) }
+    }
+
+    func pointwise(_ spread: Tensor, epilogue: Epilogue) throws -> Tensor {
         let bias = useBias ? parameters[2] : nil
         return try pointwiseCache.run(spread, filters: filters, kernel: (1, 1), strides: (1, 1), padding: .valid,
                                       depthwise: false, hasBias: useBias || epilogue.shift != nil,

@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 
 /// Keras `InputLayer`: the graph's entry; holds the expected (H, W, C).
 public final class InputLayer: Layer {
@@ -160,6 +161,8 @@ func apply(_ kind: ActivationKind, to x: Tensor) -> Tensor {
     case .softmax:
         let cols = x.shape.last!
         y.data.withUnsafeMutableBufferPointer { ck_softmax($0.baseAddress, Int32(x.count / cols), Int32(cols)) }
+    case .sigmoid:
+        for i in y.data.indices { y.data[i] = 1 / (1 + Foundation.exp(-y.data[i])) }
     }
     return y
 }

@@ -1,0 +1,87 @@
+/// How a layer runs while training.
+public struct TrainingContext {
+    /// BatchNorm layers that normalise with batch statistics and update their moving averages;
+    /// every other BatchNorm runs in inference mode (Keras' rule for frozen layers).
+    public var batchNormTraining: Set<ObjectIdentifier> = []
+    /// Dropout is active while training.
+    public var dropoutActive = true
+    public var rng: SeededGenerator
+
+    public init(seed: UInt64) { rng = SeededGenerator(seed: seed) }
+
+    func trainsStatistics(_ layer: BatchNormalization) -> Bool {
+        batchNormTraining.contains(ObjectIdentifier(layer))
+    }
+}
+
+/// What one layer's backward pass receives.
+public struct BackwardPass {
+    public let inputs: [Tensor]
+    public let output: Tensor
+    /// dLoss/dOutput.
+    public let gradient: Tensor
+    /// What the forward pass kept for this (batch statistics, dropout masks, intermediates).
+    public let saved: [Tensor]
+    /// Which input gradients are needed (the rest may be nil).
+    public let needsInputGradients: [Bool]
+    /// Whether parameter gradients are needed (false for frozen layers: no weight-gradient work).
+    public let needsParameterGradients: Bool
+
+    public init(inputs: [Tensor], output: Tensor, gradient: Tensor, saved: [Tensor],
+                needsInputGradients: [Bool], needsParameterGradients: Bool) {
+        self.inputs = inputs
+        self.output = output
+        self.gradient = gradient
+        self.saved = saved
+        self.needsInputGradients = needsInputGradients
+        self.needsParameterGradients = needsParameterGradients
+    }
+}
+
+/// What one layer's backward pass returns.
+public struct LayerGradients {
+    public var inputs: [Tensor?]
+    /// Aligned with `parameters`; empty when not asked for. Non-trainable ones are zero.
+    public var parameters: [Tensor]
+
+    public init(inputs: [Tensor?], parameters: [Tensor] = []) {
+        self.inputs = inputs
+        self.parameters = parameters
+    }
+}
+
+/// A layer that can train: a forward pass that keeps what backward needs, and backward.
+public protocol Differentiable: Layer {
+    func forwardTraining(_ inputs: [Tensor], context: inout TrainingContext) throws -> (output: Tensor, saved: [Tensor])
+    func backward(_ pass: BackwardPass) throws -> LayerGradients
+}
+
+extension Differentiable {
+    /// Layers whose training forward pass is their inference pass and keeps nothing.
+    public func forwardTraining(_ inputs: [Tensor], context: inout TrainingContext) throws -> (output: Tensor, saved: [Tensor]) {
+        (try forward(inputs), [])
+    }
+}
+
+/// dy masked where a ReLU output was zero.
+func reluGradient(_ gradient: Tensor, output: Tensor) -> Tensor {
+    var g = gradient
+    g.data.withUnsafeMutableBufferPointer { gp in
+        output.data.withUnsafeBufferPointer { yp in
+            for i in 0..<gp.count where yp[i] <= 0 { gp[i] = 0 }
+        }
+    }
+    return g
+}
+
+/// The sum over all but the last axis (bias and BatchNorm beta gradients).
+func channelSums(_ x: Tensor) -> Tensor {
+    let c = x.shape.last!
+    var sums = [Double](repeating: 0, count: c)
+    x.data.withUnsafeBufferPointer { p in
+        for row in 0..<(p.count / c) {
+            for k in 0..<c { sums[k] += Double(p[row * c + k]) }
+        }
+    }
+    return Tensor(shape: [c], data: sums.map(Float.init))
+}

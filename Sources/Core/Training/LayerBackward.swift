@@ -1,0 +1,298 @@
+import CKernels
+import Foundation
+
+/// dLoss/dInput of an activation, from dLoss/dOutput and the output.
+func activationGradient(_ kind: ActivationKind, _ gradient: Tensor, output: Tensor) -> Tensor {
+    switch kind {
+    case .linear:
+        return gradient
+    case .relu:
+        return reluGradient(gradient, output: output)
+    case .sigmoid:
+        var g = gradient
+        for i in g.data.indices { g.data[i] *= output.data[i] * (1 - output.data[i]) }
+        return g
+    case .softmax:
+        let cols = output.shape.last!
+        var g = gradient
+        for row in 0..<(output.count / cols) {
+            var dot: Float = 0
+            for k in 0..<cols { dot += gradient.data[row * cols + k] * output.data[row * cols + k] }
+            for k in 0..<cols { g.data[row * cols + k] = output.data[row * cols + k] * (gradient.data[row * cols + k] - dot) }
+        }
+        return g
+    }
+}
+
+extension InputLayer: Differentiable {
+    public func backward(_ pass: BackwardPass) throws -> LayerGradients { LayerGradients(inputs: []) }
+}
+
+extension Activation: Differentiable {
+    public func backward(_ pass: BackwardPass) throws -> LayerGradients {
+        LayerGradients(inputs: [activationGradient(kind, pass.gradient, output: pass.output)])
+    }
+}
+
+extension Add: Differentiable {
+    public func backward(_ pass: BackwardPass) throws -> LayerGradients {
+        LayerGradients(inputs: pass.needsInputGradients.map { $0 ? pass.gradient : nil })
+    }
+}
+
+extension Flatten: Differentiable {
+    public func backward(_ pass: BackwardPass) throws -> LayerGradients {
+        LayerGradients(inputs: [Tensor(shape: pass.inputs[0].shape, data: pass.gradient.data)])
+    }
+}
+
+extension Concatenate: Differentiable {
+    public func backward(_ pass: BackwardPass) throws -> LayerGradients {
+        let total = pass.gradient.shape.last!
+        let pixels = pass.gradient.count / total
+        var offset = 0
+        var gradients: [Tensor?] = []
+        for (input, needed) in zip(pass.inputs, pass.needsInputGradients) {
+            let c = input.shape.last!
+            if needed {
+                var slice = [Float](repeating: 0, count: pixels * c)
+                pass.gradient.data.withUnsafeBufferPointer { g in
+                    slice.withUnsafeMutableBufferPointer { s in
+                        for p in 0..<pixels {
+                            for k in 0..<c { s[p * c + k] = g[p * total + offset + k] }
+                        }
+                    }
+                }
+                gradients.append(Tensor(shape: input.shape, data: slice))
+            } else {
+                gradients.append(nil)
+            }
+            offset += c
+        }
+        return LayerGradients(inputs: gradients)
+    }
+}
+
+extension ZeroPadding2D: Differentiable {
+    public func backward(_ pass: BackwardPass) throws -> LayerGradients {
+        let x = pass.inputs[0]
+        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let outWidth = pass.gradient.shape[2], outHeight = pass.gradient.shape[1]
+        var dx = [Float](repeating: 0, count: x.count)
+        for b in 0..<n {
+            for i in 0..<h {
+                let source = ((b * outHeight + i + pads.top) * outWidth + pads.left) * c
+                let target = (b * h + i) * w * c
+                for k in 0..<(w * c) { dx[target + k] = pass.gradient.data[source + k] }
+            }
+        }
+        return LayerGradients(inputs: [Tensor(shape: x.shape, data: dx)])
+    }
+}
+
+extension Dropout: Differentiable {
+    /// Keras' inverted dropout: keep with probability 1 − rate, scale kept values by 1/(1 − rate).
+    public func forwardTraining(_ inputs: [Tensor], context: inout TrainingContext) throws -> (output: Tensor, saved: [Tensor]) {
+        guard context.dropoutActive, rate > 0 else { return (inputs[0], []) }
+        let keep = 1 - rate
+        var mask = Tensor(zeros: inputs[0].shape)
+        for i in mask.data.indices { mask.data[i] = Float.random(in: 0..<1, using: &context.rng) < keep ? 1 / keep : 0 }
+        var y = inputs[0]
+        for i in y.data.indices { y.data[i] *= mask.data[i] }
+        return (y, [mask])
+    }
+
+    public func backward(_ pass: BackwardPass) throws -> LayerGradients {
+        guard let mask = pass.saved.first else { return LayerGradients(inputs: [pass.gradient]) }
+        var g = pass.gradient
+        for i in g.data.indices { g.data[i] *= mask.data[i] }
+        return LayerGradients(inputs: [g])
+    }
+}
+
+extension Dense: Differentiable {
+    public func backward(_ pass: BackwardPass) throws -> LayerGradients {
+        let dy = activationGradient(activation, pass.gradient, output: pass.output)
+        return try gradients(logitGradient: dy, input: pass.inputs[0], needsInput: pass.needsInputGradients[0],
+                             needsParameters: pass.needsParameterGradients)
+    }
+
+    /// Gradients from dLoss/d(x·W + b): dx = dy·Wᵀ, dW = xᵀ·dy, db = Σ dy.
+    public func gradients(logitGradient dy: Tensor, input x: Tensor, needsInput: Bool, needsParameters: Bool) throws -> LayerGradients {
+        let (m, k, n) = (x.batch, parameters[0].shape[0], units)
+        var result = LayerGradients(inputs: [nil])
+        if needsInput {
+            result.inputs[0] = try Tensor(uninitialized: x.shape) { dx in
+                try kernelCheck(ck_sgemm(noTranspose, transpose, m, k, n, 1, dy.data, n, parameters[0].value.data, n, 0, dx, k), "\(name) backward")
+            }
+        }
+        if needsParameters {
+            let dw = try Tensor(uninitialized: [k, n]) { dw in
+                try kernelCheck(ck_sgemm(transpose, noTranspose, k, n, m, 1, x.data, k, dy.data, n, 0, dw, n), "\(name) weight gradient")
+            }
+            result.parameters = [dw] + (useBias ? [channelSums(dy)] : [])
+        }
+        return result
+    }
+
+    /// x·W + b without the activation: losses start from logits, as Keras computes them.
+    public func logits(_ x: Tensor) throws -> Tensor {
+        let m = x.batch, k = parameters[0].shape[0]
+        var y = try Tensor(uninitialized: [m, units]) { out in
+            try kernelCheck(ck_sgemm(noTranspose, noTranspose, m, units, k, 1, x.data, k, parameters[0].value.data, units, 0, out, units),
+                            "\(name) forward")
+        }
+        if useBias {
+            let b = parameters[1].value.data
+            for row in 0..<m { for j in 0..<units { y.data[row * units + j] += b[j] } }
+        }
+        return y
+    }
+}
+
+extension GlobalPooling2D: Differentiable {
+    public func backward(_ pass: BackwardPass) throws -> LayerGradients {
+        let x = pass.inputs[0]
+        let (n, hw, c) = (x.shape[0], x.shape[1] * x.shape[2], x.shape[3])
+        var dx = [Float](repeating: 0, count: x.count)
+        for b in 0..<n {
+            for k in 0..<c {
+                let g = pass.gradient.data[b * c + k]
+                if kind == .average {
+                    for p in 0..<hw { dx[(b * hw + p) * c + k] = g / Float(hw) }
+                } else {
+                    // The first maximum takes the gradient.
+                    var best = 0
+                    for p in 1..<max(hw, 1) where x.data[(b * hw + p) * c + k] > x.data[(b * hw + best) * c + k] { best = p }
+                    dx[(b * hw + best) * c + k] = g
+                }
+            }
+        }
+        return LayerGradients(inputs: [Tensor(shape: x.shape, data: dx)])
+    }
+}
+
+extension Pooling2D: Differentiable {
+    public func backward(_ pass: BackwardPass) throws -> LayerGradients {
+        let x = pass.inputs[0]
+        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let window = try WindowGeometry(height: h, width: w, kernel: poolSize, strides: strides, padding: padding)
+        let (oh, ow) = (window.outputHeight, window.outputWidth)
+        var dx = [Float](repeating: 0, count: x.count)
+        x.data.withUnsafeBufferPointer { xp in
+            pass.gradient.data.withUnsafeBufferPointer { gp in
+                dx.withUnsafeMutableBufferPointer { dp in
+                    for b in 0..<n {
+                        for i in 0..<oh {
+                            let rows = max(0, i * strides.0 - window.pads.top)..<min(h, i * strides.0 - window.pads.top + poolSize.0)
+                            for j in 0..<ow {
+                                let cols = max(0, j * strides.1 - window.pads.left)..<min(w, j * strides.1 - window.pads.left + poolSize.1)
+                                for k in 0..<c {
+                                    let g = gp[((b * oh + i) * ow + j) * c + k]
+                                    if kind == .average {
+                                        let share = g / Float(rows.count * cols.count)
+                                        for r in rows { for s in cols { dp[((b * h + r) * w + s) * c + k] += share } }
+                                    } else {
+                                        var best = ((b * h + rows.lowerBound) * w + cols.lowerBound) * c + k
+                                        for r in rows {
+                                            for s in cols {
+                                                let index = ((b * h + r) * w + s) * c + k
+                                                if xp[index] > xp[best] { best = index }
+                                            }
+                                        }
+                                        dp[best] += g
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return LayerGradients(inputs: [Tensor(shape: x.shape, data: dx)])
+    }
+}
+
+extension BatchNormalization: Differentiable {
+    /// Training mode normalises with the batch mean and (biased) variance and moves the averages
+    /// with momentum 0.99, as Keras 3 does; inference mode is the fixed affine map.
+    public func forwardTraining(_ inputs: [Tensor], context: inout TrainingContext) throws -> (output: Tensor, saved: [Tensor]) {
+        guard context.trainsStatistics(self) else { return (try forward(inputs), []) }
+        let x = inputs[0]
+        let c = x.shape.last!
+        let rows = x.count / c
+        var mean = [Double](repeating: 0, count: c), variance = mean
+        for r in 0..<rows { for k in 0..<c { mean[k] += Double(x.data[r * c + k]) } }
+        for k in 0..<c { mean[k] /= Double(rows) }
+        for r in 0..<rows { for k in 0..<c { let d = Double(x.data[r * c + k]) - mean[k]; variance[k] += d * d } }
+        for k in 0..<c { variance[k] /= Double(rows) }
+        let offset = scale ? 1 : 0
+        let gamma = scale ? parameters[0].value.data : [Float](repeating: 1, count: c)
+        let beta = parameters[offset].value.data
+        let invStd = variance.map { Float(1 / ($0 + Double(epsilon)).squareRoot()) }
+        let meanF = mean.map(Float.init)
+        var y = x
+        for r in 0..<rows {
+            for k in 0..<c { y.data[r * c + k] = (x.data[r * c + k] - meanF[k]) * invStd[k] * gamma[k] + beta[k] }
+        }
+        let momentum: Float = 0.99
+        let movingMean = parameters[offset + 1], movingVariance = parameters[offset + 2]
+        movingMean.value = Tensor(shape: [c], data: (0..<c).map { movingMean.value.data[$0] * momentum + meanF[$0] * (1 - momentum) })
+        movingVariance.value = Tensor(shape: [c], data: (0..<c).map {
+            movingVariance.value.data[$0] * momentum + Float(variance[$0]) * (1 - momentum)
+        })
+        return (y, [Tensor(shape: [c], data: meanF), Tensor(shape: [c], data: invStd)])
+    }
+
+    public func backward(_ pass: BackwardPass) throws -> LayerGradients {
+        let x = pass.inputs[0], dy = pass.gradient
+        let c = x.shape.last!
+        let rows = x.count / c
+        let offset = scale ? 1 : 0
+        let gamma = scale ? parameters[0].value.data : [Float](repeating: 1, count: c)
+        let training = pass.saved.count == 2
+        let mean: [Float], invStd: [Float]
+        if training {
+            (mean, invStd) = (pass.saved[0].data, pass.saved[1].data)
+        } else {
+            mean = parameters[offset + 1].value.data
+            invStd = parameters[offset + 2].value.data.map { 1 / ($0 + epsilon).squareRoot() }
+        }
+        // Σ dy and Σ dy·x̂ per channel give both the parameter and the input gradients.
+        var sumDy = [Double](repeating: 0, count: c), sumDyXhat = sumDy
+        for r in 0..<rows {
+            for k in 0..<c {
+                let g = Double(dy.data[r * c + k])
+                sumDy[k] += g
+                sumDyXhat[k] += g * Double((x.data[r * c + k] - mean[k]) * invStd[k])
+            }
+        }
+        var result = LayerGradients(inputs: [nil])
+        if pass.needsInputGradients[0] {
+            var dx = dy
+            for r in 0..<rows {
+                for k in 0..<c {
+                    let scaleK = gamma[k] * invStd[k]
+                    if training {
+                        let xhat = (x.data[r * c + k] - mean[k]) * invStd[k]
+                        let centered = Double(dy.data[r * c + k]) - sumDy[k] / Double(rows) - Double(xhat) * sumDyXhat[k] / Double(rows)
+                        dx.data[r * c + k] = Float(centered) * scaleK
+                    } else {
+                        dx.data[r * c + k] = dy.data[r * c + k] * scaleK
+                    }
+                }
+            }
+            result.inputs[0] = dx
+        }
+        if pass.needsParameterGradients {
+            let zeros = Tensor(zeros: [c])
+            let dGamma = Tensor(shape: [c], data: sumDyXhat.map(Float.init))
+            let dBeta = Tensor(shape: [c], data: sumDy.map(Float.init))
+            result.parameters = (scale ? [dGamma] : []) + [dBeta, zeros, zeros]
+        }
+        return result
+    }
+}
+
+private let noTranspose = CChar(UInt8(ascii: "N"))
+private let transpose = CChar(UInt8(ascii: "T"))
