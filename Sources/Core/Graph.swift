@@ -19,6 +19,11 @@ public final class GraphBuilder {
         _ = try add(InputLayer(inputName, shape: inputShape), [])
     }
 
+    /// Continues an existing model (same layer objects, same weights): for new heads.
+    public init(continuing model: Model) {
+        nodes = model.nodes
+    }
+
     public var input: NodeRef { NodeRef(index: 0) }
 
     public func shape(of ref: NodeRef) -> [Int] { nodes[ref.index].outputShape }

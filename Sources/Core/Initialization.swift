@@ -18,17 +18,22 @@ extension Model {
     /// unit gammas and variances, zero means.
     public func initializeWeights(seed: UInt64) {
         var rng = SeededGenerator(seed: seed)
-        for layer in layers {
-            for parameter in layer.parameters where parameter.name.hasSuffix("kernel") {
-                let shape = parameter.shape
-                let receptive = shape.dropLast(2).reduce(1, *)
-                let fanIn = (shape.count >= 2 ? shape[shape.count - 2] : 1) * receptive
-                let fanOut = (shape.last ?? 1) * receptive
-                let limit = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
-                var value = parameter.value
-                for i in value.data.indices { value.data[i] = Float.random(in: -limit...limit, using: &rng) }
-                parameter.value = value
-            }
+        for layer in layers { layer.initializeGlorot(using: &rng) }
+    }
+}
+
+extension Layer {
+    /// Glorot-uniform values for this layer's kernels (Keras' default initializer).
+    public func initializeGlorot(using rng: inout SeededGenerator) {
+        for parameter in parameters where parameter.name.hasSuffix("kernel") {
+            let shape = parameter.shape
+            let receptive = shape.dropLast(2).reduce(1, *)
+            let fanIn = (shape.count >= 2 ? shape[shape.count - 2] : 1) * receptive
+            let fanOut = (shape.last ?? 1) * receptive
+            let limit = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
+            var value = parameter.value
+            for i in value.data.indices { value.data[i] = Float.random(in: -limit...limit, using: &rng) }
+            parameter.value = value
         }
     }
 }

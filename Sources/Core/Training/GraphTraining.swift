@@ -1,0 +1,97 @@
+/// Gradients of a loss with respect to the trainable parameters of a model, by one forward
+/// pass that keeps what backward needs and one backward walk in reverse node order.
+public struct GraphTraining {
+    public let model: Model
+    /// Layers whose trainable parameters get gradients; all others are frozen.
+    public let trainableLayers: Set<ObjectIdentifier>
+    /// Nodes whose output gradient is needed: a trainable node or a node downstream of one.
+    private let needsGradient: [Bool]
+
+    public init(model: Model, trainableLayers: Set<ObjectIdentifier>) throws {
+        self.model = model
+        self.trainableLayers = trainableLayers
+        var needs = [Bool](repeating: false, count: model.nodes.count)
+        for (index, node) in model.nodes.enumerated() {
+            guard node.layer is any Differentiable else {
+                throw ModelError("layer \(node.layer.name) (\(node.layer.kerasClass)) cannot be trained")
+            }
+            let trains = trainableLayers.contains(ObjectIdentifier(node.layer)) && node.layer.parameters.contains { $0.trainable }
+            needs[index] = trains || node.inputs.contains { needs[$0] }
+        }
+        needsGradient = needs
+    }
+
+    public func isTrainable(_ layer: any Layer) -> Bool { trainableLayers.contains(ObjectIdentifier(layer)) }
+
+    /// The loss on a batch and the gradient of every trainable parameter.
+    public func lossAndGradients(_ x: Tensor, _ targets: Targets, loss: Loss,
+                                 context: inout TrainingContext) throws -> (loss: Float, gradients: [ObjectIdentifier: Tensor]) {
+        let nodes = model.nodes
+        guard x.batch > 0 else { throw ModelError("the batch is empty") }
+        guard Array(x.shape.dropFirst()) == model.inputShape else {
+            throw ModelError("model \(model.name) expects images of shape \(model.inputShape), got \(Array(x.shape.dropFirst()))")
+        }
+        guard let head = nodes[model.output].layer as? Dense, head.activation != .relu else {
+            throw ModelError("training needs a model ending in a Dense classifier (softmax, sigmoid or logits)")
+        }
+        // Forward; the classifier's logits feed the loss directly, as Keras does.
+        var outputs = [Tensor?](repeating: nil, count: nodes.count)
+        var saved = [[Tensor]](repeating: [], count: nodes.count)
+        outputs[0] = x
+        for index in 1..<nodes.count {
+            let layer = nodes[index].layer as! any Differentiable
+            let inputs = nodes[index].inputs.map { outputs[$0]! }
+            if index == model.output {
+                outputs[index] = try head.logits(inputs[0])
+            } else {
+                (outputs[index], saved[index]) = try layer.forwardTraining(inputs, context: &context)
+            }
+        }
+        let (value, logitGradient) = try loss.evaluate(logits: outputs[model.output]!, targets: targets)
+        guard value.isFinite else { throw ModelError("the loss is \(value)") }
+
+        // Backward in reverse order, summing gradients where a tensor fans out.
+        var gradients = [Tensor?](repeating: nil, count: nodes.count)
+        var parameterGradients: [ObjectIdentifier: Tensor] = [:]
+        for index in stride(from: nodes.count - 1, through: 1, by: -1) where needsGradient[index] {
+            let node = nodes[index]
+            let inputs = node.inputs.map { outputs[$0]! }
+            let wantsInputs = node.inputs.map { needsGradient[$0] }
+            let trains = isTrainable(node.layer)
+            let result: LayerGradients
+            if index == model.output {
+                result = try head.gradients(logitGradient: logitGradient, input: inputs[0], needsInput: wantsInputs[0],
+                                            needsParameters: trains)
+            } else {
+                guard let gradient = gradients[index] else { continue }
+                let layer = node.layer as! any Differentiable
+                result = try layer.backward(BackwardPass(inputs: inputs, output: outputs[index]!, gradient: gradient,
+                                                         saved: saved[index], needsInputGradients: wantsInputs,
+                                                         needsParameterGradients: trains))
+            }
+            gradients[index] = nil
+            saved[index] = []
+            if trains {
+                for (parameter, g) in zip(node.layer.parameters, result.parameters) where parameter.trainable {
+                    parameterGradients[ObjectIdentifier(parameter), default: Tensor(zeros: parameter.shape)].add(g)
+                }
+            }
+            for (input, g) in zip(node.inputs, result.inputs) {
+                guard let g, needsGradient[input] else { continue }
+                if gradients[input] == nil { gradients[input] = g } else { gradients[input]!.add(g) }
+            }
+        }
+        return (value, parameterGradients)
+    }
+}
+
+extension Tensor {
+    mutating func add(_ other: Tensor) {
+        precondition(count == other.count)
+        data.withUnsafeMutableBufferPointer { a in
+            other.data.withUnsafeBufferPointer { b in
+                for i in 0..<a.count { a[i] += b[i] }
+            }
+        }
+    }
+}
