@@ -5,7 +5,7 @@ let package = Package(
     name: "FineTune",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "FineTune", targets: ["Core", "Zoo", "ZooIO"]),
+        .library(name: "FineTune", targets: ["Core", "Zoo", "ZooIO", "FineTune"]),
         .executable(name: "finetune", targets: ["finetune"]),
     ],
     dependencies: [
@@ -33,13 +33,16 @@ let package = Package(
             "Core", "Zoo", "CHDF5", "CImages",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Fine-tuning runs: freezing recipes, learning-rate policies, cached features, history.
+        .target(name: "FineTune", dependencies: ["Core", "Zoo"]),
         .executableTarget(name: "finetune", dependencies: [
-            "Core", "Zoo", "ZooIO",
+            "Core", "Zoo", "ZooIO", "FineTune",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "ZooTests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ZooIO", "TestSupport"]),
+        .testTarget(name: "FineTuneTests", dependencies: ["Core", "Zoo", "FineTune", "TestSupport"]),
     ]
 )

@@ -69,6 +69,33 @@ public final class Model {
 
     public func layer(named name: String) -> (any Layer)? { layers.first { $0.name == name } }
 
+    public func nodeIndex(ofLayer name: String) -> Int? { nodes.firstIndex { $0.layer.name == name } }
+
+    /// The model up to and including node `index` (same layer objects).
+    public func prefix(through index: Int) -> Model {
+        Model(name: name, nodes: Array(nodes[...index]), output: index)
+    }
+
+    /// The nodes after `index` as a model whose input is node `index`'s output (same layer objects).
+    /// Later nodes may only read node `index` or each other.
+    public func suffix(after index: Int) throws -> Model {
+        var remapped = [Node(layer: InputLayer("features", shape: nodes[index].outputShape), inputs: [],
+                             outputShape: nodes[index].outputShape)]
+        var position = [index: 0]
+        for n in (index + 1)..<nodes.count {
+            let inputs = try nodes[n].inputs.map { input -> Int in
+                guard let mapped = position[input] else {
+                    throw ModelError("layer \(nodes[n].layer.name) reads a layer before \(nodes[index].layer.name)")
+                }
+                return mapped
+            }
+            position[n] = remapped.count
+            remapped.append(Node(layer: nodes[n].layer, inputs: inputs, outputShape: nodes[n].outputShape))
+        }
+        guard let out = position[output] else { throw ModelError("the output comes before \(nodes[index].layer.name)") }
+        return Model(name: name + "_head", nodes: remapped, output: out)
+    }
+
     /// Runs the model in inference mode on an NHWC batch.
     public func predict(_ x: Tensor) throws -> Tensor {
         guard x.shape.count == inputShape.count + 1, Array(x.shape.dropFirst()) == inputShape else {

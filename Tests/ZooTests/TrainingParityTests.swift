@@ -57,7 +57,7 @@ final class TrainingParityTests: XCTestCase {
             if c.batchNorm == "training" {
                 context.batchNormTraining = Set(model.layers.compactMap { $0 as? BatchNormalization }.map(ObjectIdentifier.init))
             }
-            let (loss, gradients) = try training.lossAndGradients(x, .classes(labels), loss: Loss(.softmaxCrossEntropy), context: &context)
+            let (loss, gradients, _) = try training.lossAndGradients(x, .classes(labels), loss: Loss(.softmaxCrossEntropy), context: &context)
             let parameters = model.layers.filter { trainable.contains(ObjectIdentifier($0)) }.flatMap(\.parameters)
             Optimizer(OptimizerSettings(.sgd)).apply(gradients, to: parameters) { _ in c.learningRate }
 

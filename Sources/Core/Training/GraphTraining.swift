@@ -23,9 +23,9 @@ public struct GraphTraining {
 
     public func isTrainable(_ layer: any Layer) -> Bool { trainableLayers.contains(ObjectIdentifier(layer)) }
 
-    /// The loss on a batch and the gradient of every trainable parameter.
-    public func lossAndGradients(_ x: Tensor, _ targets: Targets, loss: Loss,
-                                 context: inout TrainingContext) throws -> (loss: Float, gradients: [ObjectIdentifier: Tensor]) {
+    /// The loss on a batch, the gradient of every trainable parameter, and the logits the loss saw.
+    public func lossAndGradients(_ x: Tensor, _ targets: Targets, loss: Loss, context: inout TrainingContext) throws
+        -> (loss: Float, gradients: [ObjectIdentifier: Tensor], logits: Tensor) {
         let nodes = model.nodes
         guard x.batch > 0 else { throw ModelError("the batch is empty") }
         guard Array(x.shape.dropFirst()) == model.inputShape else {
@@ -81,7 +81,7 @@ public struct GraphTraining {
                 if gradients[input] == nil { gradients[input] = g } else { gradients[input]!.add(g) }
             }
         }
-        return (value, parameterGradients)
+        return (value, parameterGradients, outputs[model.output]!)
     }
 }
 

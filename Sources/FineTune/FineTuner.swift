@@ -1,0 +1,250 @@
+import Core
+import Foundation
+import Zoo
+
+/// How a fine-tuning run trains, beyond its phases.
+public struct FineTuneSettings: Sendable {
+    public var optimizer = OptimizerSettings(.adam)
+    public var batchSize = 32
+    /// Learning-rate factor for unfrozen base groups (the head always trains at the phase's rate).
+    public var baseLearningRateMultiplier: Float = 1
+    /// Discriminative rates: the deepest trainable base group gets this factor of the base rate,
+    /// later groups geometrically more, up to the base rate for the last one.
+    public var discriminativeLowest: Float?
+    public var schedule = LearningRateSchedule.constant
+    /// Let unfrozen BatchNorm layers use batch statistics and update their averages
+    /// (off by default, as Keras' transfer-learning guide advises).
+    public var trainBatchNorm = false
+    public var loss = Loss(.softmaxCrossEntropy)
+    public var seed: UInt64 = 0
+    /// Stop a phase after this many epochs without a better validation loss.
+    public var earlyStoppingPatience: Int?
+    /// While only the head trains, compute the frozen base's features once and train from them.
+    public var cacheFeatures = true
+
+    public init() {}
+}
+
+/// One epoch's figures.
+public struct EpochRecord: Sendable, Codable {
+    public var phase: Int
+    public var epoch: Int
+    public var learningRate: Float
+    public var loss: Float
+    public var accuracy: Float
+    public var validationLoss: Float?
+    public var validationAccuracy: Float?
+    public var seconds: Double
+    public var imagesPerSecond: Double
+    public var trainableParameters: Int
+}
+
+/// What a run tells its caller while it goes.
+public enum FineTuneEvent: Sendable {
+    case phaseStarted(index: Int, phase: Phase, trainableParameters: Int, cachedFeatures: Bool)
+    case step(phase: Int, epoch: Int, step: Int, steps: Int, loss: Float)
+    case epochEnded(EpochRecord)
+    case earlyStop(phase: Int, epoch: Int)
+}
+
+/// Fine-tunes a zoo model with a new head through a recipe of freezing phases.
+public final class FineTuner {
+    public let model: Model
+    public let groups: LayerGroups
+    public let settings: FineTuneSettings
+    public private(set) var history: [EpochRecord] = []
+    private let optimizer: Optimizer
+    private let groupOfLayer: [String: String]
+    private var rng: SeededGenerator
+    /// Pooled base features of the training and validation images, valid while the base is unchanged.
+    private var featureCache: (train: Tensor, validation: Tensor?)?
+
+    /// `model` is a base with a head from `Head.attach`; `groups` the architecture's layer groups.
+    public init(model: Model, groups: LayerGroups, settings: FineTuneSettings) throws {
+        guard settings.batchSize >= 1 else { throw ModelError("--batch-size must be at least 1, got \(settings.batchSize)") }
+        guard model.nodeIndex(ofLayer: "head_pool") != nil else {
+            throw ModelError("the model has no new head; attach one with Head.attach")
+        }
+        self.model = model
+        self.groups = groups.withHead
+        self.settings = settings
+        self.optimizer = Optimizer(settings.optimizer)
+        self.groupOfLayer = try self.groups.assign(model)
+        self.rng = SeededGenerator(seed: settings.seed)
+    }
+
+    /// Trainable parameter count when `deepestGroup` and every later group train.
+    public func trainableParameterCount(from deepestGroup: String) throws -> Int {
+        let layers = try groups.trainableLayers(from: deepestGroup, in: model)
+        return model.layers.filter { layers.contains(ObjectIdentifier($0)) }
+            .flatMap(\.parameters).filter(\.trainable).reduce(0) { $0 + $1.value.count }
+    }
+
+    /// Runs every phase in order. A non-finite loss or gradient stops the run with an error that names
+    /// the phase, epoch and step; the weights are those after the last good step.
+    @discardableResult
+    public func run(_ recipe: Recipe, train: LabeledImages, validation: LabeledImages? = nil,
+                    events: (FineTuneEvent) -> Void = { _ in }) throws -> [EpochRecord] {
+        try recipe.validate(groups: groups.names)
+        guard train.count > 0 else { throw ModelError("the training set is empty") }
+        guard train.imageShape == model.inputShape else {
+            throw ModelError("training images have shape \(train.imageShape); the model expects \(model.inputShape)")
+        }
+        for (index, phase) in recipe.phases.enumerated() {
+            try runPhase(index, phase, train: train, validation: validation, events: events)
+        }
+        return history
+    }
+
+    private func runPhase(_ index: Int, _ phase: Phase, train: LabeledImages, validation: LabeledImages?,
+                          events: (FineTuneEvent) -> Void) throws {
+        let trainableLayers = try groups.trainableLayers(from: phase.deepestGroup, in: model)
+        let trainable = model.layers.filter { trainableLayers.contains(ObjectIdentifier($0)) }
+        let parameters = trainable.flatMap(\.parameters).filter(\.trainable)
+        // Optimizer state belongs to parameters: what stopped training forgets, what starts begins at zero.
+        optimizer.retainState(for: parameters)
+        let headOnly = Set(trainable.map { groupOfLayer[$0.name]! }) == [Head.group]
+        let cached = headOnly && settings.cacheFeatures
+        let count = parameters.reduce(0) { $0 + $1.value.count }
+        events(.phaseStarted(index: index, phase: phase, trainableParameters: count, cachedFeatures: cached))
+
+        let (trainingModel, trainSet, validationSet): (Model, LabeledImages, LabeledImages?)
+        if cached {
+            let pool = model.nodeIndex(ofLayer: "head_pool")!
+            let features = try cachedFeatures(pool: pool, train: train, validation: validation)
+            trainingModel = try model.suffix(after: pool)
+            trainSet = try InMemoryImages(images: features.train, targets: try allTargets(train))
+            validationSet = try features.validation.map { try InMemoryImages(images: $0, targets: try allTargets(validation!)) }
+        } else {
+            featureCache = headOnly ? featureCache : nil  // the base will change
+            (trainingModel, trainSet, validationSet) = (model, train, validation)
+        }
+        let training = try GraphTraining(model: trainingModel, trainableLayers: trainableLayers)
+        var context = TrainingContext(seed: settings.seed &+ UInt64(index))
+        if settings.trainBatchNorm {
+            context.batchNormTraining = Set(trainable.compactMap { $0 as? BatchNormalization }.map(ObjectIdentifier.init))
+        }
+        let rates = learningRateFactors(trainable)
+        let stepsPerEpoch = (trainSet.count + settings.batchSize - 1) / settings.batchSize
+        var plateau = PlateauTracker(patience: patience)
+        var stopper = settings.earlyStoppingPatience.map { PlateauTracker(patience: $0) }
+        var reductions = 0
+        for epoch in 0..<phase.epochs {
+            let start = Date()
+            var order = Array(0..<trainSet.count)
+            order.shuffle(using: &rng)
+            var (lossSum, hits, total) = (0.0, 0, 0)
+            var rate = phase.learningRate
+            for step in 0..<stepsPerEpoch {
+                let indices = Array(order[(step * settings.batchSize)..<min((step + 1) * settings.batchSize, order.count)])
+                let (x, targets) = try trainSet.batch(indices)
+                let global = epoch * stepsPerEpoch + step
+                rate = phase.learningRate * settings.schedule.factor(step: global, totalSteps: phase.epochs * stepsPerEpoch,
+                                                                     stepsPerEpoch: stepsPerEpoch, plateauReductions: reductions)
+                let where_ = "phase \(index + 1) (\(phase.deepestGroup)), epoch \(epoch + 1), step \(step + 1)"
+                let (loss, gradients, logits): (Float, [ObjectIdentifier: Tensor], Tensor)
+                do {
+                    (loss, gradients, logits) = try training.lossAndGradients(x, targets, loss: settings.loss, context: &context)
+                } catch let error as ModelError where error.description.hasPrefix("the loss is") {
+                    throw ModelError("\(error.description) at \(where_); stopped with the weights of the last good step. Lower the learning rate")
+                }
+                guard gradients.values.allSatisfy({ $0.data.allSatisfy(\.isFinite) }) else {
+                    throw ModelError("a gradient is not finite at \(where_); stopped with the weights of the last good step. Lower the learning rate")
+                }
+                let stepRate = rate
+                optimizer.apply(gradients, to: parameters) { stepRate * rates[ObjectIdentifier($0)]! }
+                lossSum += Double(loss + optimizer.penalty(parameters)) * Double(indices.count)
+                let scored = targets.correct(logits: logits)
+                hits += scored.correct
+                total += scored.total
+                events(.step(phase: index, epoch: epoch, step: step, steps: stepsPerEpoch, loss: loss))
+            }
+            var record = EpochRecord(phase: index, epoch: epoch, learningRate: rate, loss: Float(lossSum / Double(trainSet.count)),
+                                     accuracy: Float(hits) / Float(max(total, 1)), validationLoss: nil, validationAccuracy: nil,
+                                     seconds: 0, imagesPerSecond: 0, trainableParameters: count)
+            if let validationSet {
+                let scores = try evaluate(trainingModel, validationSet)
+                (record.validationLoss, record.validationAccuracy) = (scores.loss, scores.accuracy)
+            }
+            record.seconds = Date().timeIntervalSince(start)
+            record.imagesPerSecond = Double(trainSet.count) / max(record.seconds, 1e-9)
+            history.append(record)
+            events(.epochEnded(record))
+            let monitored = record.validationLoss ?? record.loss
+            if case .reduceOnPlateau = settings.schedule, plateau.exhausted(after: monitored) { reductions += 1 }
+            if stopper?.exhausted(after: monitored) == true, epoch + 1 < phase.epochs {
+                events(.earlyStop(phase: index, epoch: epoch))
+                break
+            }
+        }
+        if !headOnly { featureCache = nil }
+    }
+
+    private var patience: Int {
+        if case .reduceOnPlateau(let patience, _) = settings.schedule { return patience }
+        return Int.max
+    }
+
+    /// Per-parameter factors: 1 for the head; the base multiplier for base groups, spread
+    /// geometrically from `discriminativeLowest` at the deepest trainable group when asked.
+    private func learningRateFactors(_ layers: [any Layer]) -> [ObjectIdentifier: Float] {
+        let baseGroups = groups.names.filter { $0 != Head.group }
+        let training = baseGroups.filter { name in layers.contains { groupOfLayer[$0.name] == name } }
+        var factors: [ObjectIdentifier: Float] = [:]
+        for layer in layers {
+            let group = groupOfLayer[layer.name]!
+            var factor: Float = 1
+            if group != Head.group {
+                factor = settings.baseLearningRateMultiplier
+                if let lowest = settings.discriminativeLowest, training.count > 1, let position = training.firstIndex(of: group) {
+                    let t = Float(position) / Float(training.count - 1)
+                    factor *= Float(pow(Double(lowest), Double(1 - t)))
+                }
+            }
+            for parameter in layer.parameters { factors[ObjectIdentifier(parameter)] = factor }
+        }
+        return factors
+    }
+
+    private func cachedFeatures(pool: Int, train: LabeledImages, validation: LabeledImages?) throws -> (train: Tensor, validation: Tensor?) {
+        if let featureCache { return featureCache }
+        let base = model.prefix(through: pool)
+        let features = (train: try predictAll(base, train), validation: try validation.map { try predictAll(base, $0) })
+        featureCache = features
+        return features
+    }
+
+    private func predictAll(_ model: Model, _ images: LabeledImages) throws -> Tensor {
+        var rows: [Float] = []
+        var shape: [Int] = []
+        for start in stride(from: 0, to: images.count, by: settings.batchSize) {
+            let (x, _) = try images.batch(Array(start..<min(start + settings.batchSize, images.count)))
+            let y = try model.predict(x)
+            rows += y.data
+            shape = Array(y.shape.dropFirst())
+        }
+        return Tensor(shape: [images.count] + shape, data: rows)
+    }
+
+    private func allTargets(_ images: LabeledImages) throws -> Targets {
+        try images.batch(Array(0..<images.count)).targets
+    }
+
+    /// Mean loss and accuracy of `model` (inference mode) on `images`.
+    public func evaluate(_ model: Model, _ images: LabeledImages) throws -> (loss: Float, accuracy: Float) {
+        guard let head = model.nodes[model.output].layer as? Dense else {
+            throw ModelError("the model does not end in a Dense classifier")
+        }
+        let features = model.prefix(through: model.nodes[model.output].inputs[0])
+        var (lossSum, hits, total) = (0.0, 0, 0)
+        for start in stride(from: 0, to: images.count, by: settings.batchSize) {
+            let (x, targets) = try images.batch(Array(start..<min(start + settings.batchSize, images.count)))
+            let logits = try head.logits(try features.predict(x))
+            lossSum += Double(try settings.loss.evaluate(logits: logits, targets: targets).value) * Double(x.batch)
+            let scored = targets.correct(logits: logits)
+            hits += scored.correct
+            total += scored.total
+        }
+        return (Float(lossSum / Double(max(images.count, 1))), Float(hits) / Float(max(total, 1)))
+    }
+}
