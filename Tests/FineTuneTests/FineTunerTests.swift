@@ -1,0 +1,143 @@
+import Core
+import FineTune
+import XCTest
+import Zoo
+
+/// Fine-tuning runs on a small colour-coded image set: freezing, BatchNorm policy, cached
+/// features, optimizer state across phases, learning rates and failures.
+final class FineTunerTests: XCTestCase {
+    /// 48 images of 32×32 whose class (0–2) decides which colour channel is bright, plus noise.
+    static func colourSet(count: Int = 48, seed: UInt64 = 1) throws -> InMemoryImages {
+        var rng = SeededGenerator(seed: seed)
+        var data: [Float] = []
+        var labels: [Int] = []
+        for i in 0..<count {
+            let label = i % 3
+            labels.append(label)
+            for _ in 0..<(32 * 32) {
+                for c in 0..<3 { data.append((c == label ? 1.0 : -0.5) + Float.random(in: -0.5...0.5, using: &rng)) }
+            }
+        }
+        return try InMemoryImages(images: Tensor(shape: [count, 32, 32, 3], data: data), targets: .classes(labels))
+    }
+
+    static func resnet(seed: UInt64 = 7, dropout: Float = 0) throws -> Model {
+        let base = try Architecture.resnet50.build(ModelOptions(inputHeight: 32, inputWidth: 32))
+        base.initializeWeights(seed: seed)
+        var head = HeadOptions(classes: 3)
+        head.dropout = dropout
+        head.seed = seed
+        return try Head.attach(to: base, head)
+    }
+
+    private func snapshot(_ model: Model, where keep: (any Layer) -> Bool) -> [String: [Tensor]] {
+        Dictionary(uniqueKeysWithValues: model.layers.filter(keep).map { ($0.name, $0.parameters.map(\.value)) })
+    }
+
+    private func settings(_ change: (inout FineTuneSettings) -> Void = { _ in }) -> FineTuneSettings {
+        var s = FineTuneSettings()
+        s.optimizer = OptimizerSettings(.adam)
+        s.batchSize = 16
+        s.seed = 3
+        change(&s)
+        return s
+    }
+
+    func testHeadThenUnfreezeLearnsAndFreezesWhatItShould() throws {
+        let model = try Self.resnet()
+        let data = try Self.colourSet()
+        let tuner = try FineTuner(model: model, groups: Architecture.resnet50.layerGroups, settings: settings())
+        XCTAssertEqual(try tuner.trainableParameterCount(from: "head"), 2048 * 3 + 3)
+        let isConv5OrHead = { (layer: any Layer) in layer.name.hasPrefix("conv5_") || layer.name.hasPrefix("head_") }
+        let conv5 = model.layers.filter(isConv5OrHead).flatMap(\.parameters).filter(\.trainable).reduce(0) { $0 + $1.value.count }
+        XCTAssertEqual(try tuner.trainableParameterCount(from: "conv5"), conv5)
+
+        let base = snapshot(model) { !$0.name.hasPrefix("head_") }
+        let statistics = { self.snapshot(model) { $0 is BatchNormalization }.mapValues { Array($0.suffix(2)) } }
+        let statisticsBefore = statistics()
+        var phases: [(Int, Bool)] = []
+        try tuner.run(Recipe([Phase("head", epochs: 4, learningRate: 1e-2)]), train: data, validation: data) { event in
+            if case .phaseStarted(_, _, let count, let cached) = event { phases.append((count, cached)) }
+        }
+        XCTAssertEqual(phases.first?.1, true, "a head-only phase trains from cached features")
+        XCTAssertTrue(snapshot(model) { !$0.name.hasPrefix("head_") } == base, "the frozen base must not change")
+        XCTAssertGreaterThanOrEqual(tuner.history.last!.validationAccuracy!, 0.9)
+
+        try tuner.run(Recipe([Phase("conv5", epochs: 1, learningRate: 1e-3)]), train: data)
+        let after = snapshot(model) { !$0.name.hasPrefix("head_") }
+        let below = after.keys.filter { !$0.hasPrefix("conv5_") }
+        XCTAssertTrue(below.allSatisfy { after[$0]! == base[$0]! }, "below conv5 stays frozen")
+        XCTAssertFalse(after["conv5_block1_1_conv"]! == base["conv5_block1_1_conv"]!, "conv5 trains")
+        XCTAssertTrue(statistics() == statisticsBefore, "BatchNorm stays in inference mode by default")
+    }
+
+    func testTrainBatchNormUpdatesStatisticsOfUnfrozenGroupsOnly() throws {
+        let model = try Self.resnet()
+        let tuner = try FineTuner(model: model, groups: Architecture.resnet50.layerGroups,
+                                  settings: settings { $0.trainBatchNorm = true })
+        let moving = { (prefix: String) in
+            model.layers.filter { $0 is BatchNormalization && $0.name.hasPrefix(prefix) }.map { $0.parameters.last!.value }
+        }
+        let (conv4, conv5) = (moving("conv4_"), moving("conv5_"))
+        try tuner.run(Recipe([Phase("conv5", epochs: 1, learningRate: 1e-3)]), train: try Self.colourSet(count: 16))
+        XCTAssertTrue(moving("conv4_") == conv4)
+        XCTAssertFalse(moving("conv5_") == conv5)
+    }
+
+    func testCachedFeaturesTrainTheHeadExactlyAsTheFullModel() throws {
+        let data = try Self.colourSet(count: 24)
+        var heads: [[Tensor]] = []
+        for cache in [true, false] {
+            let model = try Self.resnet()
+            let tuner = try FineTuner(model: model, groups: Architecture.resnet50.layerGroups,
+                                      settings: settings { $0.cacheFeatures = cache })
+            try tuner.run(Recipe([Phase("head", epochs: 2, learningRate: 1e-2)]), train: data)
+            heads.append(model.layer(named: "head_predictions")!.parameters.map(\.value))
+        }
+        for (a, b) in zip(heads[0], heads[1]) {
+            XCTAssertLessThanOrEqual(a.maxAbsDifference(b), 1e-5 * max(b.maxMagnitude, 1))
+        }
+    }
+
+    func testBaseMultiplierAndDiscriminativeRates() throws {
+        // SGD without momentum: a parameter's step is rate × factor × gradient, so frozen-by-rate (0) stays put.
+        let model = try Self.resnet()
+        let tuner = try FineTuner(model: model, groups: Architecture.resnet50.layerGroups, settings: settings {
+            $0.optimizer = OptimizerSettings(.sgd)
+            $0.baseLearningRateMultiplier = 0
+        })
+        let conv5 = model.layer(named: "conv5_block3_3_conv")!.parameters[0].value
+        let head = model.layer(named: "head_predictions")!.parameters[0].value
+        try tuner.run(Recipe([Phase("conv5", epochs: 1, learningRate: 1e-2)]), train: try Self.colourSet(count: 16))
+        XCTAssertTrue(model.layer(named: "conv5_block3_3_conv")!.parameters[0].value == conv5)
+        XCTAssertFalse(model.layer(named: "head_predictions")!.parameters[0].value == head)
+    }
+
+    func testBadSchedulesAndDivergenceAreClearErrors() throws {
+        let model = try Self.resnet()
+        let data = try Self.colourSet(count: 16)
+        let tuner = try FineTuner(model: model, groups: Architecture.resnet50.layerGroups, settings: settings())
+        func fails(_ recipe: Recipe, _ fragment: String) {
+            XCTAssertThrowsError(try tuner.run(recipe, train: data)) { XCTAssertTrue("\($0)".contains(fragment), "\($0)") }
+        }
+        fails(Recipe([Phase("mixed5", epochs: 1, learningRate: 1e-3)]), "unknown layer group 'mixed5'")
+        fails(Recipe([Phase("head", epochs: 1, learningRate: 0)]), "must be above 0")
+        fails(Recipe([Phase("head", epochs: 0, learningRate: 1e-3)]), "at least 1")
+        fails(Recipe([]), "no phases")
+
+        let wrongLabels = try InMemoryImages(images: data.images, targets: .classes(Array(repeating: 7, count: 16)))
+        XCTAssertThrowsError(try tuner.run(Recipe([Phase("head", epochs: 1, learningRate: 1e-3)]), train: wrongLabels)) {
+            XCTAssertTrue("\($0)".contains("label 7 is out of range for 3 classes"), "\($0)")
+        }
+
+        var sgd = settings()
+        sgd.optimizer = OptimizerSettings(.sgd)
+        let diverging = try FineTuner(model: model, groups: Architecture.resnet50.layerGroups, settings: sgd)
+        XCTAssertThrowsError(try diverging.run(Recipe([Phase("conv5", epochs: 3, learningRate: 1e30)]), train: data)) {
+            XCTAssertTrue("\($0)".contains("phase 1 (conv5), epoch"), "\($0)")
+            XCTAssertTrue("\($0)".contains("last good step"), "\($0)")
+        }
+        XCTAssertTrue(model.layers.flatMap(\.parameters).allSatisfy { $0.value.data.allSatisfy(\.isFinite) },
+                      "the weights of the last good step are kept")
+    }
+}
