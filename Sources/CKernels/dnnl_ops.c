@@ -441,39 +441,57 @@ int ck_sgemm(char transa, char transb, long m, long n, long k, float alpha, cons
     return st == dnnl_success ? 0 : fail("oneDNN: sgemm %ldx%ldx%ld failed with status %d", m, n, k, (int)st);
 }
 
+static dnnl_status_t flat_desc(dnnl_memory_desc_t *md, size_t count) {
+    dnnl_dims_t dims = {(dnnl_dim_t)count};
+    return dnnl_memory_desc_init_by_tag(md, 1, dims, dnnl_f32, dnnl_a);
+}
+
+/// Runs a one-shot primitive described by `desc` (hint: forward descriptor for backward ones).
+static int run_once(const_dnnl_op_desc_t desc, const_dnnl_op_desc_t hint_desc, const_dnnl_primitive_attr_t attr,
+                    int nargs, const dnnl_memory_desc_t **mds, const int *kinds, void **handles) {
+    dnnl_primitive_desc_t pd = NULL, hint = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_memory_t mems[12] = {0};
+    dnnl_exec_arg_t args[12];
+    int result = -1;
+    if (hint_desc) CHECK(dnnl_primitive_desc_create(&hint, hint_desc, NULL, engine, NULL));
+    CHECK(dnnl_primitive_desc_create(&pd, desc, attr, engine, hint));
+    CHECK(dnnl_primitive_create(&prim, pd));
+    for (int i = 0; i < nargs; i++) {
+        CHECK(dnnl_memory_create(&mems[i], mds[i], engine, handles[i]));
+        args[i].arg = kinds[i];
+        args[i].memory = mems[i];
+    }
+    CHECK(run(prim, nargs, args));
+    result = 0;
+error:
+    for (int i = 0; i < nargs; i++) if (mems[i]) dnnl_memory_destroy(mems[i]);
+    if (prim) dnnl_primitive_destroy(prim);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (hint) dnnl_primitive_desc_destroy(hint);
+    return result;
+}
+
 /* ---------------------------------------------------------------- one-shot ops
  * Created per call: oneDNN's primitive cache makes repeated shapes cheap. */
 
 int ck_add(const float *a, const float *b, float *out, size_t count, int relu) {
     ensure_engine();
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t prim = NULL;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_memory_t ma = NULL, mb = NULL, mo = NULL;
-    int result = -1;
     dnnl_memory_desc_t md;
-    dnnl_dims_t dims = {(dnnl_dim_t)count};
-    CHECK(dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_f32, dnnl_a));
     dnnl_binary_desc_t desc;
+    dnnl_primitive_attr_t attr = NULL;
+    CHECK(flat_desc(&md, count));
     CHECK(dnnl_binary_desc_init(&desc, dnnl_binary_add, &md, &md, &md));
     attr = epilogue_attr(0, relu);
-    if (!attr) goto error;
-    CHECK(dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL));
-    CHECK(dnnl_primitive_create(&prim, pd));
-    CHECK(dnnl_memory_create(&ma, &md, engine, (void *)a));
-    CHECK(dnnl_memory_create(&mb, &md, engine, (void *)b));
-    CHECK(dnnl_memory_create(&mo, &md, engine, out));
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC_0, ma}, {DNNL_ARG_SRC_1, mb}, {DNNL_ARG_DST, mo}};
-    CHECK(run(prim, 3, args));
-    result = 0;
-error:
-    if (ma) dnnl_memory_destroy(ma);
-    if (mb) dnnl_memory_destroy(mb);
-    if (mo) dnnl_memory_destroy(mo);
-    if (prim) dnnl_primitive_destroy(prim);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (!attr) return -1;
+    const dnnl_memory_desc_t *mds[3] = {&md, &md, &md};
+    int kinds[3] = {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1, DNNL_ARG_DST};
+    void *handles[3] = {(void *)a, (void *)b, out};
+    int result = run_once(&desc, NULL, attr, 3, mds, kinds, handles);
+    dnnl_primitive_attr_destroy(attr);
     return result;
+error:
+    return -1;
 }
 
 int ck_concat_channels(const float *const *srcs, const int *channels, int count,
@@ -511,4 +529,78 @@ error:
     free(mems);
     free(args);
     return result;
+}
+
+/* ---------------------------------------------------------------- training helpers */
+
+int ck_relu(const float *x, float *y, size_t count) {
+    ensure_engine();
+    dnnl_memory_desc_t md;
+    dnnl_eltwise_desc_t desc;
+    CHECK(flat_desc(&md, count));
+    CHECK(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, dnnl_eltwise_relu, &md, 0.0f, 0.0f));
+    const dnnl_memory_desc_t *mds[2] = {&md, &md};
+    int kinds[2] = {DNNL_ARG_SRC, DNNL_ARG_DST};
+    void *handles[2] = {(void *)x, y};
+    return run_once(&desc, NULL, NULL, 2, mds, kinds, handles);
+error:
+    return -1;
+}
+
+int ck_relu_backward(const float *diff_dst, const float *dst, float *diff_src, size_t count) {
+    ensure_engine();
+    dnnl_memory_desc_t md;
+    dnnl_eltwise_desc_t fwd, bwd;
+    CHECK(flat_desc(&md, count));
+    CHECK(dnnl_eltwise_forward_desc_init(&fwd, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &md, 0.0f, 0.0f));
+    CHECK(dnnl_eltwise_backward_desc_init(&bwd, dnnl_eltwise_relu_use_dst_for_bwd, &md, &md, 0.0f, 0.0f));
+    const dnnl_memory_desc_t *mds[3] = {&md, &md, &md};
+    int kinds[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_DST, DNNL_ARG_DIFF_SRC};
+    void *handles[3] = {(void *)diff_dst, (void *)dst, diff_src};
+    return run_once(&bwd, &fwd, NULL, 3, mds, kinds, handles);
+error:
+    return -1;
+}
+
+static dnnl_status_t rows_desc(dnnl_memory_desc_t *md, long rows, int channels) {
+    return nhwc_desc(md, (int)rows, channels, 1, 1);
+}
+
+int ck_bnorm_forward(const float *src, float *dst, long rows, int channels, float epsilon, int training,
+                     const float *scale, const float *shift, float *mean, float *variance) {
+    ensure_engine();
+    dnnl_memory_desc_t data, vec;
+    dnnl_batch_normalization_desc_t desc;
+    CHECK(rows_desc(&data, rows, channels));
+    CHECK(flat_desc(&vec, (size_t)channels));
+    unsigned flags = dnnl_use_scale | dnnl_use_shift | (training ? 0 : dnnl_use_global_stats);
+    CHECK(dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &data, epsilon, flags));
+    const dnnl_memory_desc_t *mds[6] = {&data, &data, &vec, &vec, &vec, &vec};
+    int kinds[6] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE};
+    void *handles[6] = {(void *)src, dst, (void *)scale, (void *)shift, mean, variance};
+    return run_once(&desc, NULL, NULL, 6, mds, kinds, handles);
+error:
+    return -1;
+}
+
+int ck_bnorm_backward(const float *src, const float *diff_dst, long rows, int channels, float epsilon,
+                      int training, const float *scale, const float *mean, const float *variance,
+                      float *diff_src, float *diff_scale, float *diff_shift) {
+    ensure_engine();
+    dnnl_memory_desc_t data, vec;
+    dnnl_batch_normalization_desc_t fwd, bwd;
+    CHECK(rows_desc(&data, rows, channels));
+    CHECK(flat_desc(&vec, (size_t)channels));
+    unsigned flags = dnnl_use_scale | dnnl_use_shift | (training ? 0 : dnnl_use_global_stats);
+    CHECK(dnnl_batch_normalization_forward_desc_init(&fwd, dnnl_forward_training, &data, epsilon, flags));
+    CHECK(dnnl_batch_normalization_backward_desc_init(&bwd, dnnl_backward, &data, &data, epsilon, flags));
+    const dnnl_memory_desc_t *mds[9] = {&data, &data, &vec, &vec, &vec, &data, &vec, &vec, &vec};
+    int kinds[9] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_SCALE, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE,
+                    DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT, DNNL_ARG_SHIFT};
+    void *handles[9] = {(void *)src, (void *)diff_dst, (void *)scale, (void *)mean, (void *)variance,
+                        diff_src, diff_scale, diff_shift, (void *)scale};
+    // oneDNN 2.6 rejects a backward pass with use_shift unless SHIFT is bound too (its value is unused).
+    return run_once(&bwd, &fwd, NULL, 9, mds, kinds, handles);
+error:
+    return -1;
 }

@@ -13,11 +13,6 @@ void ck_keep_freed_memory(void) {
     mallopt(M_TRIM_THRESHOLD, INT_MAX);
 }
 
-int ck_relu(const float *x, float *y, size_t count) {
-    for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-    return 0;
-}
-
 int ck_channel_affine(const float *x, float *y, size_t pixels, int channels,
                       const float *scale, const float *shift, int relu) {
     for (size_t p = 0; p < pixels; p++) {

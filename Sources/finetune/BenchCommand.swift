@@ -1,19 +1,31 @@
 import ArgumentParser
 import Core
+import FineTune
 import Foundation
 import Zoo
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure inference speed; the last line is `images/s: X`.",
+        abstract: "Measure speed; the last line is `images/s: X`.",
         discussion: """
-        scripts/bench.sh runs this next to TensorFlow on the same machine and prints the ratio.
-        Example: finetune bench --base resnet50 --batch-size 32
+        Modes: infer (a forward pass), train (one full training step, every layer trainable, BatchNorm \
+        in training mode, SGD), head (a 5-epoch head-only phase on --images random images: the frozen \
+        base runs once, the head trains from cached features). scripts/bench.sh runs these next to \
+        TensorFlow on the same machine and prints the ratio.
+        Examples:
+          finetune bench --base resnet50 --batch-size 32
+          finetune bench --base resnet50 --mode train
+          finetune bench --base xception --mode head --images 256
         """)
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case infer, train, head }
 
     @Option(name: .long, help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
     var base: Architecture
+
+    @Option(name: .long, help: "What to time: infer, train or head.")
+    var mode: Mode = .infer
 
     @Option(name: .long, help: "Images per batch.")
     var batchSize: Int = 32
@@ -21,31 +33,84 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Input height and width (default: the model's own).")
     var imageSize: Int?
 
-    @Option(name: .long, help: "Timed batches after one warm-up batch.")
+    @Option(name: .long, help: "Timed batches after one warm-up batch (infer, train).")
     var iterations: Int = 5
+
+    @Option(name: .long, help: "Images in the head-mode data set.")
+    var images: Int = 256
 
     func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
+        if images < 1 { throw ValidationError("--images must be at least 1") }
     }
 
     func run() throws {
         let spec = try Manifest.shared.model(base)
         let size = imageSize ?? spec.defaultInputSize
-        let model = try base.build(ModelOptions(includeTop: true, inputHeight: size, inputWidth: size))
-        model.initializeWeights(seed: 1)
+        guard size >= spec.minimumInputSize else {
+            throw ValidationError("--image-size \(size) is below \(base.rawValue)'s minimum of \(spec.minimumInputSize)")
+        }
+        let backbone = try base.build(ModelOptions(inputHeight: size, inputWidth: size))
+        backbone.initializeWeights(seed: 1)
+        let model = try Head.attach(to: backbone, HeadOptions(classes: 1000))
         var rng = SeededGenerator(seed: 2)
-        let x = Tensor(shape: [batchSize, size, size, 3],
-                       data: (0..<(batchSize * size * size * 3)).map { _ in Float.random(in: -1...1, using: &rng) })
-        _ = try model.predict(x)
+        func randomBatch(_ n: Int) -> Tensor {
+            Tensor(shape: [n, size, size, 3], data: (0..<(n * size * size * 3)).map { _ in Float.random(in: -1...1, using: &rng) })
+        }
+        let label = "\(base.rawValue) \(size)x\(size)"
+        switch mode {
+        case .infer:
+            let x = randomBatch(batchSize)
+            let seconds = try median { _ = try model.predict(x) }
+            print("\(label) inference, batch \(batchSize): median \(String(format: "%.3f", seconds)) s per batch over \(iterations)")
+            print("images/s: \(String(format: "%.2f", Double(batchSize) / seconds))")
+        case .train:
+            let x = randomBatch(batchSize)
+            let labels = Targets.classes((0..<batchSize).map { $0 % 1000 })
+            let training = try GraphTraining(model: model, trainableLayers: Set(model.layers.map(ObjectIdentifier.init)))
+            var context = TrainingContext(seed: 3)
+            context.batchNormTraining = Set(model.layers.compactMap { $0 as? BatchNormalization }.map(ObjectIdentifier.init))
+            let optimizer = Optimizer(OptimizerSettings(.sgd))
+            let parameters = model.layers.flatMap(\.parameters).filter(\.trainable)
+            let step = {
+                let (_, gradients, _) = try training.lossAndGradients(x, labels, loss: Loss(.softmaxCrossEntropy), context: &context)
+                optimizer.apply(gradients, to: parameters) { _ in 1e-3 }
+            }
+            let seconds = try median(step)
+            print("\(label) training step (all layers, BatchNorm training), batch \(batchSize): median \(String(format: "%.3f", seconds)) s over \(iterations)")
+            print("peak memory: \(String(format: "%.2f", peakMemoryGB())) GB")
+            print("images/s: \(String(format: "%.2f", Double(batchSize) / seconds))")
+        case .head:
+            let data = try InMemoryImages(images: randomBatch(images), targets: .classes((0..<images).map { $0 % 10 }))
+            var settings = FineTuneSettings()
+            settings.batchSize = batchSize
+            let start = Date()
+            let tuner = try FineTuner(model: model, groups: base.layerGroups, settings: settings)
+            try tuner.run(Recipe([Phase(Head.group, epochs: 5, learningRate: 1e-3)]), train: data)
+            let seconds = Date().timeIntervalSince(start)
+            print("\(label) head phase, 5 epochs over \(images) images (cached base features): \(String(format: "%.2f", seconds)) s")
+            print("images/s: \(String(format: "%.2f", Double(5 * images) / seconds))")
+        }
+    }
+
+    /// One warm-up run, then the median of `iterations` timed runs, in seconds.
+    private func median(_ body: () throws -> Void) throws -> Double {
+        try body()
         let clock = ContinuousClock()
         var seconds: [Double] = []
         for _ in 0..<iterations {
-            let elapsed = try clock.measure { _ = try model.predict(x) }
+            let elapsed = try clock.measure(body)
             seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
         }
-        let median = seconds.sorted()[seconds.count / 2]
-        print("\(base.rawValue) \(size)x\(size) batch \(batchSize): median \(String(format: "%.3f", median)) s per batch over \(iterations)")
-        print("images/s: \(String(format: "%.2f", Double(batchSize) / median))")
+        return seconds.sorted()[seconds.count / 2]
     }
+}
+
+/// The process's peak resident memory (VmHWM), in GB.
+func peakMemoryGB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+    return kilobytes / 1_048_576
 }

@@ -69,9 +69,20 @@ void ck_matmul_destroy(ck_matmul *mm);
 int ck_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,
              const float *b, long ldb, float beta, float *c, long ldc);
 
+/// Batch normalisation of a (rows, channels) array. Training: writes the batch mean and biased
+/// variance into `mean` and `variance`; otherwise normalises with them. `scale`/`shift` per channel.
+int ck_bnorm_forward(const float *src, float *dst, long rows, int channels, float epsilon, int training,
+                     const float *scale, const float *shift, float *mean, float *variance);
+/// Its gradients: the data gradient, and per-channel scale and shift gradients.
+int ck_bnorm_backward(const float *src, const float *diff_dst, long rows, int channels, float epsilon,
+                      int training, const float *scale, const float *mean, const float *variance,
+                      float *diff_src, float *diff_scale, float *diff_shift);
+/// diff_src = diff_dst where the ReLU output dst is positive, else 0.
+int ck_relu_backward(const float *diff_dst, const float *dst, float *diff_src, size_t count);
+
 /// out = a + b (same shape), optionally ReLU, on oneDNN's thread pool.
 int ck_add(const float *a, const float *b, float *out, size_t count, int relu);
-/// y = max(x, 0).
+/// y = max(x, 0), on oneDNN's thread pool.
 int ck_relu(const float *x, float *y, size_t count);
 /// y = x · scale[c] + shift[c] per channel (inference BatchNorm), optionally ReLU.
 int ck_channel_affine(const float *x, float *y, size_t pixels, int channels,

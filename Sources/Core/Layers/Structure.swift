@@ -157,7 +157,7 @@ func apply(_ kind: ActivationKind, to x: Tensor) -> Tensor {
     var y = x
     switch kind {
     case .linear: break
-    case .relu: y.data.withUnsafeMutableBufferPointer { _ = ck_relu($0.baseAddress, $0.baseAddress, x.count) }
+    case .relu: return Tensor(uninitialized: x.shape) { _ = ck_relu(x.data, $0, x.count) }
     case .softmax:
         let cols = x.shape.last!
         y.data.withUnsafeMutableBufferPointer { ck_softmax($0.baseAddress, Int32(x.count / cols), Int32(cols)) }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// How a layer runs while training.
 public struct TrainingContext {
     /// BatchNorm layers that normalise with batch statistics and update their moving averages;
@@ -65,13 +67,7 @@ extension Differentiable {
 
 /// dy masked where a ReLU output was zero.
 func reluGradient(_ gradient: Tensor, output: Tensor) -> Tensor {
-    var g = gradient
-    g.data.withUnsafeMutableBufferPointer { gp in
-        output.data.withUnsafeBufferPointer { yp in
-            for i in 0..<gp.count where yp[i] <= 0 { gp[i] = 0 }
-        }
-    }
-    return g
+    Tensor(uninitialized: gradient.shape) { _ = ck_relu_backward(gradient.data, output.data, $0, gradient.count) }
 }
 
 /// The sum over all but the last axis (bias and BatchNorm beta gradients).

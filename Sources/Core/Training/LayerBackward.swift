@@ -220,77 +220,49 @@ extension BatchNormalization: Differentiable {
         guard context.trainsStatistics(self) else { return (try forward(inputs), []) }
         let x = inputs[0]
         let c = x.shape.last!
-        let rows = x.count / c
-        var mean = [Double](repeating: 0, count: c), variance = mean
-        for r in 0..<rows { for k in 0..<c { mean[k] += Double(x.data[r * c + k]) } }
-        for k in 0..<c { mean[k] /= Double(rows) }
-        for r in 0..<rows { for k in 0..<c { let d = Double(x.data[r * c + k]) - mean[k]; variance[k] += d * d } }
-        for k in 0..<c { variance[k] /= Double(rows) }
-        let offset = scale ? 1 : 0
-        let gamma = scale ? parameters[0].value.data : [Float](repeating: 1, count: c)
-        let beta = parameters[offset].value.data
-        let invStd = variance.map { Float(1 / ($0 + Double(epsilon)).squareRoot()) }
-        let meanF = mean.map(Float.init)
-        var y = x
-        for r in 0..<rows {
-            for k in 0..<c { y.data[r * c + k] = (x.data[r * c + k] - meanF[k]) * invStd[k] * gamma[k] + beta[k] }
+        let (gamma, beta) = affineParameters()
+        var mean = [Float](repeating: 0, count: c), variance = mean
+        let y = try Tensor(uninitialized: x.shape) { out in
+            try kernelCheck(ck_bnorm_forward(x.data, out, x.count / c, Int32(c), epsilon, 1, gamma, beta, &mean, &variance),
+                            "\(name) forward")
         }
         let momentum: Float = 0.99
-        let movingMean = parameters[offset + 1], movingVariance = parameters[offset + 2]
-        movingMean.value = Tensor(shape: [c], data: (0..<c).map { movingMean.value.data[$0] * momentum + meanF[$0] * (1 - momentum) })
+        let (movingMean, movingVariance) = (statistics.mean, statistics.variance)
+        movingMean.value = Tensor(shape: [c], data: (0..<c).map { movingMean.value.data[$0] * momentum + mean[$0] * (1 - momentum) })
         movingVariance.value = Tensor(shape: [c], data: (0..<c).map {
-            movingVariance.value.data[$0] * momentum + Float(variance[$0]) * (1 - momentum)
+            movingVariance.value.data[$0] * momentum + variance[$0] * (1 - momentum)
         })
-        return (y, [Tensor(shape: [c], data: meanF), Tensor(shape: [c], data: invStd)])
+        return (y, [Tensor(shape: [c], data: mean), Tensor(shape: [c], data: variance)])
     }
 
     public func backward(_ pass: BackwardPass) throws -> LayerGradients {
         let x = pass.inputs[0], dy = pass.gradient
         let c = x.shape.last!
-        let rows = x.count / c
-        let offset = scale ? 1 : 0
-        let gamma = scale ? parameters[0].value.data : [Float](repeating: 1, count: c)
         let training = pass.saved.count == 2
-        let mean: [Float], invStd: [Float]
-        if training {
-            (mean, invStd) = (pass.saved[0].data, pass.saved[1].data)
-        } else {
-            mean = parameters[offset + 1].value.data
-            invStd = parameters[offset + 2].value.data.map { 1 / ($0 + epsilon).squareRoot() }
+        let mean = training ? pass.saved[0].data : statistics.mean.value.data
+        let variance = training ? pass.saved[1].data : statistics.variance.value.data
+        var dGamma = [Float](repeating: 0, count: c), dBeta = dGamma
+        let dx = try Tensor(uninitialized: x.shape) { dxp in
+            try kernelCheck(ck_bnorm_backward(x.data, dy.data, x.count / c, Int32(c), epsilon, training ? 1 : 0,
+                                              affineParameters().gamma, mean, variance, dxp, &dGamma, &dBeta),
+                            "\(name) backward")
         }
-        // Σ dy and Σ dy·x̂ per channel give both the parameter and the input gradients.
-        var sumDy = [Double](repeating: 0, count: c), sumDyXhat = sumDy
-        for r in 0..<rows {
-            for k in 0..<c {
-                let g = Double(dy.data[r * c + k])
-                sumDy[k] += g
-                sumDyXhat[k] += g * Double((x.data[r * c + k] - mean[k]) * invStd[k])
-            }
-        }
-        var result = LayerGradients(inputs: [nil])
-        if pass.needsInputGradients[0] {
-            var dx = dy
-            for r in 0..<rows {
-                for k in 0..<c {
-                    let scaleK = gamma[k] * invStd[k]
-                    if training {
-                        let xhat = (x.data[r * c + k] - mean[k]) * invStd[k]
-                        let centered = Double(dy.data[r * c + k]) - sumDy[k] / Double(rows) - Double(xhat) * sumDyXhat[k] / Double(rows)
-                        dx.data[r * c + k] = Float(centered) * scaleK
-                    } else {
-                        dx.data[r * c + k] = dy.data[r * c + k] * scaleK
-                    }
-                }
-            }
-            result.inputs[0] = dx
-        }
+        var result = LayerGradients(inputs: [pass.needsInputGradients[0] ? dx : nil])
         if pass.needsParameterGradients {
             let zeros = Tensor(zeros: [c])
-            let dGamma = Tensor(shape: [c], data: sumDyXhat.map(Float.init))
-            let dBeta = Tensor(shape: [c], data: sumDy.map(Float.init))
-            result.parameters = (scale ? [dGamma] : []) + [dBeta, zeros, zeros]
+            result.parameters = (scale ? [Tensor(shape: [c], data: dGamma)] : []) + [Tensor(shape: [c], data: dBeta), zeros, zeros]
         }
         return result
+    }
+
+    /// gamma (ones without `scale`) and beta.
+    private func affineParameters() -> (gamma: [Float], beta: [Float]) {
+        let beta = parameter("beta")!.value.data
+        return (parameter("gamma")?.value.data ?? [Float](repeating: 1, count: beta.count), beta)
+    }
+
+    private var statistics: (mean: Parameter, variance: Parameter) {
+        (parameter("moving_mean")!, parameter("moving_variance")!)
     }
 }
 
