@@ -56,9 +56,16 @@ public struct LayerGradients {
 public protocol Differentiable: Layer {
     func forwardTraining(_ inputs: [Tensor], context: inout TrainingContext) throws -> (output: Tensor, saved: [Tensor])
     func backward(_ pass: BackwardPass) throws -> LayerGradients
+    /// Whether backward reads the values of its inputs / its output. When neither this layer nor its
+    /// consumers read a tensor, training frees it as soon as the forward pass is past it.
+    var backwardReadsInputs: Bool { get }
+    var backwardReadsOutput: Bool { get }
 }
 
 extension Differentiable {
+    public var backwardReadsInputs: Bool { true }
+    public var backwardReadsOutput: Bool { true }
+
     /// Layers whose training forward pass is their inference pass and keeps nothing.
     public func forwardTraining(_ inputs: [Tensor], context: inout TrainingContext) throws -> (output: Tensor, saved: [Tensor]) {
         (try forward(inputs), [])

@@ -8,8 +8,13 @@ public struct GraphTraining {
     public let trainableLayers: Set<ObjectIdentifier>
     /// Nodes whose output gradient is needed: a trainable node or a node downstream of one.
     private let needsGradient: [Bool]
+    /// Outputs that some backward pass reads; the others are freed during the forward pass.
+    private let keptForBackward: [Bool]
+    /// The last node that reads each node's output in the forward pass.
+    private let lastReader: [Int]
 
     public init(model: Model, trainableLayers: Set<ObjectIdentifier>) throws {
+        ck_keep_freed_memory()
         self.model = model
         self.trainableLayers = trainableLayers
         var needs = [Bool](repeating: false, count: model.nodes.count)
@@ -21,9 +26,23 @@ public struct GraphTraining {
             needs[index] = trains || node.inputs.contains { needs[$0] }
         }
         needsGradient = needs
+        var kept = model.nodes.map { ($0.layer as! any Differentiable).backwardReadsOutput }
+        var last = Array(model.nodes.indices)
+        for (index, node) in model.nodes.enumerated() {
+            for input in node.inputs {
+                last[input] = index
+                if (node.layer as! any Differentiable).backwardReadsInputs { kept[input] = true }
+            }
+        }
+        kept[model.output] = true
+        keptForBackward = kept
+        lastReader = last
     }
 
     public func isTrainable(_ layer: any Layer) -> Bool { trainableLayers.contains(ObjectIdentifier(layer)) }
+
+    /// Stands in for a freed tensor that no backward pass reads.
+    private static let released = Tensor(shape: [0], data: [])
 
     /// The loss on a batch, the gradient of every trainable parameter, and the logits the loss saw.
     public func lossAndGradients(_ x: Tensor, _ targets: Targets, loss: Loss, context: inout TrainingContext) throws
@@ -48,6 +67,9 @@ public struct GraphTraining {
             } else {
                 (outputs[index], saved[index]) = try layer.forwardTraining(inputs, context: &context)
             }
+            for input in nodes[index].inputs where lastReader[input] == index && !keptForBackward[input] {
+                outputs[input] = GraphTraining.released
+            }
         }
         let (value, logitGradient) = try loss.evaluate(logits: outputs[model.output]!, targets: targets)
         guard value.isFinite else { throw ModelError("the loss is \(value)") }
@@ -55,7 +77,12 @@ public struct GraphTraining {
         // Backward in reverse order, summing gradients where a tensor fans out.
         var gradients = [Tensor?](repeating: nil, count: nodes.count)
         var parameterGradients: [ObjectIdentifier: Tensor] = [:]
-        for index in stride(from: nodes.count - 1, through: 1, by: -1) where needsGradient[index] {
+        // Every consumer of a node comes after it, so once its own backward is done its output can go.
+        for index in stride(from: nodes.count - 1, through: 1, by: -1) {
+            defer {
+                if index != model.output { outputs[index] = nil }
+            }
+            guard needsGradient[index] else { continue }
             let node = nodes[index]
             let inputs = node.inputs.map { outputs[$0]! }
             let wantsInputs = node.inputs.map { needsGradient[$0] }

@@ -29,12 +29,17 @@ extension InputLayer: Differentiable {
 }
 
 extension Activation: Differentiable {
+    public var backwardReadsInputs: Bool { false }
+
     public func backward(_ pass: BackwardPass) throws -> LayerGradients {
         LayerGradients(inputs: [activationGradient(kind, pass.gradient, output: pass.output)])
     }
 }
 
 extension Add: Differentiable {
+    public var backwardReadsInputs: Bool { false }
+    public var backwardReadsOutput: Bool { false }
+
     public func backward(_ pass: BackwardPass) throws -> LayerGradients {
         LayerGradients(inputs: pass.needsInputGradients.map { $0 ? pass.gradient : nil })
     }
@@ -214,6 +219,8 @@ extension Pooling2D: Differentiable {
 }
 
 extension BatchNormalization: Differentiable {
+    public var backwardReadsOutput: Bool { false }
+
     /// Training mode normalises with the batch mean and (biased) variance and moves the averages
     /// with momentum 0.99, as Keras 3 does; inference mode is the fixed affine map.
     public func forwardTraining(_ inputs: [Tensor], context: inout TrainingContext) throws -> (output: Tensor, saved: [Tensor]) {
