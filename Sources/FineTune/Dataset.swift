@@ -5,7 +5,17 @@ public protocol LabeledImages {
     var count: Int { get }
     /// (height, width, channels) of one preprocessed image.
     var imageShape: [Int] { get }
-    func batch(_ indices: [Int]) throws -> (images: Tensor, targets: Targets)
+    /// How many distinct augmented views of each image `batch(_:view:)` can produce (0: no augmentation).
+    var augmentedViews: Int { get }
+    /// The images as they are (`view` nil) or their `view`-th augmented version, which is the same
+    /// every time it is asked for, so base features of a view can be cached.
+    func batch(_ indices: [Int], view: Int?) throws -> (images: Tensor, targets: Targets)
+}
+
+extension LabeledImages {
+    public var augmentedViews: Int { 0 }
+
+    public func batch(_ indices: [Int]) throws -> (images: Tensor, targets: Targets) { try batch(indices, view: nil) }
 }
 
 /// Preprocessed images held in memory (NHWC) with their targets.
@@ -25,7 +35,7 @@ public struct InMemoryImages: LabeledImages {
     public var count: Int { images.batch }
     public var imageShape: [Int] { Array(images.shape.dropFirst()) }
 
-    public func batch(_ indices: [Int]) throws -> (images: Tensor, targets: Targets) {
+    public func batch(_ indices: [Int], view: Int?) throws -> (images: Tensor, targets: Targets) {
         let size = images.count / max(images.batch, 1)
         var data: [Float] = []
         data.reserveCapacity(indices.count * size)

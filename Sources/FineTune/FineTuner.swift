@@ -56,8 +56,9 @@ public final class FineTuner {
     private let optimizer: Optimizer
     private let groupOfLayer: [String: String]
     private var rng: SeededGenerator
-    /// Pooled base features of the training and validation images, valid while the base is unchanged.
-    private var featureCache: (train: Tensor, validation: Tensor?)?
+    /// Pooled base features of the training images (one tensor per augmented view, or one without
+    /// augmentation) and of the validation images, valid while the base is unchanged.
+    private var featureCache: (train: [Tensor], validation: Tensor?)?
 
     /// `model` is a base with a head from `Head.attach`; `groups` the architecture's layer groups.
     public init(model: Model, groups: LayerGroups, settings: FineTuneSettings) throws {
@@ -113,7 +114,7 @@ public final class FineTuner {
             let pool = model.nodeIndex(ofLayer: "head_pool")!
             let features = try cachedFeatures(pool: pool, train: train, validation: validation)
             trainingModel = try model.suffix(after: pool)
-            trainSet = try InMemoryImages(images: features.train, targets: try allTargets(train))
+            trainSet = try CachedViews(views: features.train, targets: try allTargets(train))
             validationSet = try features.validation.map { try InMemoryImages(images: $0, targets: try allTargets(validation!)) }
         } else {
             featureCache = headOnly ? featureCache : nil  // the base will change
@@ -137,7 +138,8 @@ public final class FineTuner {
             var rate = phase.learningRate
             for step in 0..<stepsPerEpoch {
                 let indices = Array(order[(step * settings.batchSize)..<min((step + 1) * settings.batchSize, order.count)])
-                let (x, targets) = try trainSet.batch(indices)
+                let view = trainSet.augmentedViews > 0 ? epoch % trainSet.augmentedViews : nil
+                let (x, targets) = try trainSet.batch(indices, view: view)
                 let global = epoch * stepsPerEpoch + step
                 rate = phase.learningRate * settings.schedule.factor(step: global, totalSteps: phase.epochs * stepsPerEpoch,
                                                                      stepsPerEpoch: stepsPerEpoch, plateauReductions: reductions)
@@ -206,19 +208,22 @@ public final class FineTuner {
         return factors
     }
 
-    private func cachedFeatures(pool: Int, train: LabeledImages, validation: LabeledImages?) throws -> (train: Tensor, validation: Tensor?) {
+    /// Base features once per augmented view (or once without augmentation).
+    private func cachedFeatures(pool: Int, train: LabeledImages, validation: LabeledImages?) throws -> (train: [Tensor], validation: Tensor?) {
         if let featureCache { return featureCache }
         let base = model.prefix(through: pool)
-        let features = (train: try predictAll(base, train), validation: try validation.map { try predictAll(base, $0) })
+        let views: [Int?] = train.augmentedViews > 0 ? Array(0..<train.augmentedViews) : [nil]
+        let features = (train: try views.map { try predictAll(base, train, view: $0) },
+                        validation: try validation.map { try predictAll(base, $0, view: nil) })
         featureCache = features
         return features
     }
 
-    private func predictAll(_ model: Model, _ images: LabeledImages) throws -> Tensor {
+    private func predictAll(_ model: Model, _ images: LabeledImages, view: Int?) throws -> Tensor {
         var rows: [Float] = []
         var shape: [Int] = []
         for start in stride(from: 0, to: images.count, by: settings.batchSize) {
-            let (x, _) = try images.batch(Array(start..<min(start + settings.batchSize, images.count)))
+            let (x, _) = try images.batch(Array(start..<min(start + settings.batchSize, images.count)), view: view)
             let y = try model.predict(x)
             rows += y.data
             shape = Array(y.shape.dropFirst())
@@ -246,5 +251,25 @@ public final class FineTuner {
             total += scored.total
         }
         return (Float(lossSum / Double(max(images.count, 1))), Float(hits) / Float(max(total, 1)))
+    }
+}
+
+/// Cached base features: view k of the training images is the k-th tensor.
+private struct CachedViews: LabeledImages {
+    let views: [Tensor]
+    let targets: Targets
+
+    init(views: [Tensor], targets: Targets) throws {
+        guard let first = views.first, targets.count == first.batch else { throw ModelError("cached features and labels disagree") }
+        self.views = views
+        self.targets = targets
+    }
+
+    var count: Int { views[0].batch }
+    var imageShape: [Int] { Array(views[0].shape.dropFirst()) }
+    var augmentedViews: Int { views.count > 1 ? views.count : 0 }
+
+    func batch(_ indices: [Int], view: Int?) throws -> (images: Tensor, targets: Targets) {
+        try InMemoryImages(images: views[view ?? 0], targets: targets).batch(indices, view: nil)
     }
 }

@@ -99,6 +99,40 @@ final class FineTunerTests: XCTestCase {
         }
     }
 
+    /// View 1 mirrors each image left to right; view 0 is the image as it is.
+    struct MirroredViews: LabeledImages {
+        let source: InMemoryImages
+        var count: Int { source.count }
+        var imageShape: [Int] { source.imageShape }
+        var augmentedViews: Int { 2 }
+
+        func batch(_ indices: [Int], view: Int?) throws -> (images: Tensor, targets: Targets) {
+            var (x, targets) = try source.batch(indices, view: nil)
+            guard view == 1 else { return (x, targets) }
+            let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+            let original = x
+            for b in 0..<n { for i in 0..<h { for j in 0..<w { for k in 0..<c {
+                x.data[((b * h + i) * w + j) * c + k] = original.data[((b * h + i) * w + (w - 1 - j)) * c + k]
+            } } } }
+            return (x, targets)
+        }
+    }
+
+    func testCachedFeaturesCoverEveryAugmentedView() throws {
+        let data = MirroredViews(source: try Self.colourSet(count: 24))
+        var heads: [[Tensor]] = []
+        for cache in [true, false] {
+            let model = try Self.resnet()
+            let tuner = try FineTuner(model: model, groups: Architecture.resnet50.layerGroups,
+                                      settings: settings { $0.cacheFeatures = cache })
+            try tuner.run(Recipe([Phase("head", epochs: 3, learningRate: 1e-2)]), train: data)
+            heads.append(model.layer(named: "head_predictions")!.parameters.map(\.value))
+        }
+        for (a, b) in zip(heads[0], heads[1]) {
+            XCTAssertLessThanOrEqual(a.maxAbsDifference(b), 1e-5 * max(b.maxMagnitude, 1))
+        }
+    }
+
     func testBaseMultiplierAndDiscriminativeRates() throws {
         // SGD without momentum: a parameter's step is rate × factor × gradient, so frozen-by-rate (0) stays put.
         let model = try Self.resnet()
@@ -111,6 +145,18 @@ final class FineTunerTests: XCTestCase {
         try tuner.run(Recipe([Phase("conv5", epochs: 1, learningRate: 1e-2)]), train: try Self.colourSet(count: 16))
         XCTAssertTrue(model.layer(named: "conv5_block3_3_conv")!.parameters[0].value == conv5)
         XCTAssertFalse(model.layer(named: "head_predictions")!.parameters[0].value == head)
+
+        // A discriminative range from 0: the deepest trainable group (conv4) gets factor 0, the last (conv5) 1.
+        let spread = try Self.resnet()
+        let tuner2 = try FineTuner(model: spread, groups: Architecture.resnet50.layerGroups, settings: settings {
+            $0.optimizer = OptimizerSettings(.sgd)
+            $0.discriminativeLowest = 0
+        })
+        let conv4 = spread.layer(named: "conv4_block1_1_conv")!.parameters[0].value
+        let conv5b = spread.layer(named: "conv5_block3_3_conv")!.parameters[0].value
+        try tuner2.run(Recipe([Phase("conv4", epochs: 1, learningRate: 1e-2)]), train: try Self.colourSet(count: 16))
+        XCTAssertTrue(spread.layer(named: "conv4_block1_1_conv")!.parameters[0].value == conv4)
+        XCTAssertFalse(spread.layer(named: "conv5_block3_3_conv")!.parameters[0].value == conv5b)
     }
 
     func testBadSchedulesAndDivergenceAreClearErrors() throws {
