@@ -18,6 +18,7 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // oneDNN primitives behind a small C API over NHWC buffers.
         .target(name: "CKernels", dependencies: ["CDNNL"], cSettings: [.unsafeFlags(["-O3"])],
                 linkerSettings: [.linkedLibrary("dnnl")]),
@@ -30,7 +31,7 @@ let package = Package(
         .target(name: "Zoo", dependencies: ["Core"], resources: [.embedInCode("models.json")]),
         // Files: HDF5 weights, .npy, images, downloads.
         .target(name: "ZooIO", dependencies: [
-            "Core", "Zoo", "CHDF5", "CImages",
+            "Core", "Zoo", "CHDF5", "CImages", "CZlib",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Fine-tuning runs: freezing recipes, learning-rate policies, cached features, history.
@@ -39,6 +40,9 @@ let package = Package(
             "Core", "Zoo", "ZooIO", "FineTune",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Fine-tuning from Swift code, without the command line.
+        .executableTarget(name: "library-finetune-example", dependencies: ["Core", "Zoo", "ZooIO", "FineTune"],
+                          path: "Examples/LibraryFineTune"),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "ZooTests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"]),
