@@ -13,18 +13,12 @@ final class ConvolutionCache {
     func run(_ input: Tensor, filters: Int, kernel: (Int, Int), strides: (Int, Int), padding: Padding,
              depthwise: Bool, hasBias: Bool, relu: Bool, stamp: [Int],
              weights: () -> (kernel: [Float], bias: [Float]?)) throws -> Tensor {
-        guard input.shape.count == 4 else { throw ModelError("convolution expects NHWC input, got shape \(input.shape)") }
-        let (n, h, w, c) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-        let window = try WindowGeometry(height: h, width: w, kernel: kernel, strides: strides, padding: padding)
-        let key = [n, h, w, c, hasBias ? 1 : 0, relu ? 1 : 0]
+        let (desc, window) = try convolutionDescriptor(input.shape, filters: filters, kernel: kernel, strides: strides,
+                                                       padding: padding, depthwise: depthwise, hasBias: hasBias, relu: relu)
+        let key = input.shape + [hasBias ? 1 : 0, relu ? 1 : 0]
         if plan == nil || key != planKey {
             ck_conv_destroy(plan)
-            var desc = ck_conv_desc(
-                n: Int32(n), ih: Int32(h), iw: Int32(w), ic: Int32(c), oc: Int32(filters),
-                kh: Int32(kernel.0), kw: Int32(kernel.1), sh: Int32(strides.0), sw: Int32(strides.1),
-                pad_t: Int32(window.pads.top), pad_l: Int32(window.pads.left),
-                pad_b: Int32(window.pads.bottom), pad_r: Int32(window.pads.right),
-                depthwise: depthwise ? 1 : 0, has_bias: hasBias ? 1 : 0, relu: relu ? 1 : 0, accumulate: 0)
+            var desc = desc
             plan = ck_conv_create(&desc)
             guard plan != nil else { throw ModelError("convolution \(key): \(String(cString: ck_last_error()))") }
             planKey = key
@@ -36,12 +30,27 @@ final class ConvolutionCache {
             weightsStamp = stamp
         }
         let plan = self.plan
-        return try Tensor(uninitialized: [n, window.outputHeight, window.outputWidth, filters]) { out in
+        return try Tensor(uninitialized: [input.shape[0], window.outputHeight, window.outputWidth, filters]) { out in
             try input.data.withUnsafeBufferPointer { src in
                 try kernelCheck(ck_conv_forward(plan, src.baseAddress, out), "convolution forward")
             }
         }
     }
+}
+
+/// oneDNN's description of a convolution over an NHWC input, with TensorFlow's padding placement.
+func convolutionDescriptor(_ shape: [Int], filters: Int, kernel: (Int, Int), strides: (Int, Int), padding: Padding,
+                           depthwise: Bool, hasBias: Bool, relu: Bool) throws -> (ck_conv_desc, WindowGeometry) {
+    guard shape.count == 4 else { throw ModelError("convolution expects NHWC input, got shape \(shape)") }
+    let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+    let window = try WindowGeometry(height: h, width: w, kernel: kernel, strides: strides, padding: padding)
+    let desc = ck_conv_desc(
+        n: Int32(n), ih: Int32(h), iw: Int32(w), ic: Int32(c), oc: Int32(filters),
+        kh: Int32(kernel.0), kw: Int32(kernel.1), sh: Int32(strides.0), sw: Int32(strides.1),
+        pad_t: Int32(window.pads.top), pad_l: Int32(window.pads.left),
+        pad_b: Int32(window.pads.bottom), pad_r: Int32(window.pads.right),
+        depthwise: depthwise ? 1 : 0, has_bias: hasBias ? 1 : 0, relu: relu ? 1 : 0, accumulate: 0)
+    return (desc, window)
 }
 
 extension Epilogue {

@@ -17,17 +17,12 @@ final class ConvolutionGradientCache {
     func backward(input: Tensor, gradient: Tensor, kernel: Parameter, filters: Int, kernelSize: (Int, Int),
                   strides: (Int, Int), padding: Padding, depthwise: Bool, hasBias: Bool,
                   needsInput: Bool, needsWeights: Bool) throws -> Result {
-        let (n, h, w, c) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-        let window = try WindowGeometry(height: h, width: w, kernel: kernelSize, strides: strides, padding: padding)
-        let key = [n, h, w, c, hasBias ? 1 : 0, needsInput ? 1 : 0]
+        let (desc, _) = try convolutionDescriptor(input.shape, filters: filters, kernel: kernelSize, strides: strides,
+                                                  padding: padding, depthwise: depthwise, hasBias: hasBias, relu: false)
+        let key = input.shape + [hasBias ? 1 : 0, needsInput ? 1 : 0]
         if plan == nil || key != planKey {
             ck_conv_grad_destroy(plan)
-            var desc = ck_conv_desc(
-                n: Int32(n), ih: Int32(h), iw: Int32(w), ic: Int32(c), oc: Int32(filters),
-                kh: Int32(kernelSize.0), kw: Int32(kernelSize.1), sh: Int32(strides.0), sw: Int32(strides.1),
-                pad_t: Int32(window.pads.top), pad_l: Int32(window.pads.left),
-                pad_b: Int32(window.pads.bottom), pad_r: Int32(window.pads.right),
-                depthwise: depthwise ? 1 : 0, has_bias: hasBias ? 1 : 0, relu: 0, accumulate: 0)
+            var desc = desc
             plan = ck_conv_grad_create(&desc, needsInput ? 1 : 0)
             guard plan != nil else { throw ModelError("convolution gradient \(key): \(String(cString: ck_last_error()))") }
             planKey = key
