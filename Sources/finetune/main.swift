@@ -9,7 +9,9 @@ struct FineTuneCommand: ParsableCommand {
         Exit codes: 0 success; 1 a file, model or run failed (the message says which and what to do); \
         64 a bad flag or argument.
         """,
-        subcommands: [ZooCommand.self, EmbedCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, ZooCommand.self, EmbedCommand.self,
+                      BenchCommand.self],
+        defaultSubcommand: TrainCommand.self)
 }
 
 FineTuneCommand.main()

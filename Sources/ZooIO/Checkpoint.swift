@@ -1,0 +1,72 @@
+import Core
+import Foundation
+import Zoo
+
+/// What a fine-tuned checkpoint needs besides its weights to predict on its own: stored as
+/// attributes of the Keras full-model HDF5 file.
+public struct CheckpointInfo: Codable, Sendable, Equatable {
+    public var base: String
+    public var classes: [String]
+    public var imageSize: Int
+    public var preprocessing: String
+    public var dropout: Float
+    public var hidden: Int?
+    public var pooling: String
+    public var multiLabel: Bool
+    /// The training flags, for the record.
+    public var settings: [String: String]
+
+    public init(base: Architecture, classes: [String], imageSize: Int, head: HeadOptions, settings: [String: String]) throws {
+        self.base = base.rawValue
+        self.classes = classes
+        self.imageSize = imageSize
+        self.preprocessing = try Manifest.shared.model(base).preprocessing.rawValue
+        self.dropout = head.dropout
+        self.hidden = head.hidden
+        self.pooling = head.pooling == .max ? "max" : "avg"
+        self.multiLabel = head.multiLabel
+        self.settings = settings
+    }
+
+    static let attribute = "finetune_checkpoint"
+
+    public var architecture: Architecture { Architecture(rawValue: base)! }
+    public var preprocessingMode: Preprocessing { Preprocessing(rawValue: preprocessing)! }
+
+    public var headOptions: HeadOptions {
+        var head = HeadOptions(classes: classes.count)
+        head.dropout = dropout
+        head.hidden = hidden
+        head.pooling = pooling == "max" ? .max : .average
+        head.multiLabel = multiLabel
+        return head
+    }
+}
+
+public enum Checkpoint {
+    /// Writes the model (Keras full-model layout) with `info` as attributes, atomically.
+    public static func save(_ model: Model, info: CheckpointInfo, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(info), as: UTF8.self)
+        try KerasModelFile.save(model, to: path, attributes: [
+            CheckpointInfo.attribute: json,
+            "finetune_classes": String(decoding: try encoder.encode(info.classes), as: UTF8.self),
+        ])
+    }
+
+    /// Rebuilds a checkpoint's model and loads its weights.
+    public static func load(_ path: String) throws -> (model: Model, info: CheckpointInfo) {
+        guard let json = try KerasModelFile.attribute(CheckpointInfo.attribute, in: path) else {
+            throw ModelError("\(path) is not a finetune checkpoint (no \(CheckpointInfo.attribute) attribute); pass a best.h5 or last.h5 from a training run")
+        }
+        let info = try JSONDecoder().decode(CheckpointInfo.self, from: Data(json.utf8))
+        guard Architecture(rawValue: info.base) != nil, Preprocessing(rawValue: info.preprocessing) != nil else {
+            throw ModelError("\(path) names an unknown base '\(info.base)' or preprocessing '\(info.preprocessing)'")
+        }
+        let base = try info.architecture.build(ModelOptions(inputHeight: info.imageSize, inputWidth: info.imageSize))
+        let model = try Head.attach(to: base, info.headOptions)
+        try Weights.load(into: model, from: path)
+        return (model, info)
+    }
+}

@@ -1,0 +1,329 @@
+import ArgumentParser
+import Core
+import FineTune
+import Foundation
+import Zoo
+import ZooIO
+
+extension OptimizerKind: ExpressibleByArgument {}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Fine-tune a zoo model on a folder with one sub-folder of images per class (the default command).",
+        discussion: """
+        The head trains first with the base frozen (from cached base features), then layer groups \
+        unfreeze as the schedule says, the base at --base-lr-mult times the rate. BatchNorm stays in \
+        inference mode unless --train-bn. Writes to --output: best.h5 and last.h5 (Keras full-model \
+        files that keras.models.load_model reads, and that finetune predict/evaluate use alone), \
+        history.csv, history.json, split.json (the validation split) and skipped.json (unreadable files).
+        Schedules: comma-separated GROUP:EPOCHS@RATE phases; GROUP is the deepest group that trains \
+        (everything after it trains too), 'head' or 'all'. Groups: resnet50 conv1…conv5; vgg19 \
+        block1…block5; inception_v3 stem, mixed0…mixed10; xception block1…block14.
+        Examples:
+          finetune --base resnet50 --data flowers/
+          finetune train --base resnet50 --data flowers/ --weights none --freeze-epochs 3 --epochs 10
+          finetune train --base xception --data flowers/ --schedule head:3@1e-3,block13:2@1e-4,all:5@1e-5
+        """)
+
+    @Option(name: .long, help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var base: Architecture
+
+    @Option(name: .long, help: "Folder with one sub-folder of images per class.")
+    var data: String
+
+    @Option(name: .long, help: ArgumentHelp("Base weights: 'imagenet' (the zoo cache), an HDF5 file of the base without top, or 'none'.", valueName: "imagenet|FILE|none"))
+    var weights: String = "imagenet"
+
+    @Option(name: .long, help: "Total epochs (with --freeze-epochs; ignored with --schedule).")
+    var epochs: Int = 10
+
+    @Option(name: .long, help: "Epochs of head-only training before the whole base unfreezes.")
+    var freezeEpochs: Int = 3
+
+    @Option(name: .long, help: "Phases GROUP:EPOCHS@RATE,… instead of --epochs/--freeze-epochs.")
+    var schedule: String?
+
+    @Option(name: .long, help: "Learning rate of the head (and of phases without their own).")
+    var lr: Float = 1e-3
+
+    @Option(name: .long, help: "Factor on the rate for unfrozen base groups.")
+    var baseLrMult: Float = 0.1
+
+    @Option(name: .long, help: "sgd, adam, adamw or rmsprop.")
+    var optimizer: OptimizerKind = .adam
+
+    @Option(name: .long, help: "Images per step.")
+    var batchSize: Int = 32
+
+    @Option(name: .long, help: "Input height and width (default: the model's own).")
+    var imageSize: Int?
+
+    @Flag(name: .long, help: "Let unfrozen BatchNorm layers use batch statistics.")
+    var trainBn = false
+
+    @Option(name: .long, help: "Dropout before the classifier.")
+    var dropout: Float = 0.2
+
+    @Option(name: .long, help: "Units of an extra Dense+ReLU layer in the head.")
+    var hidden: Int?
+
+    @Option(name: .long, help: "L1 penalty on trained kernels.")
+    var l1: Float = 0
+
+    @Option(name: .long, help: "L2 penalty on trained kernels.")
+    var l2: Float = 0
+
+    @Option(name: .long, help: "Label smoothing ε in [0, 1).")
+    var labelSmoothing: Float = 0
+
+    @Option(name: .long, help: "Share of each class held out for validation.")
+    var valSplit: Double = 0.2
+
+    @Option(name: .long, help: "Seed of the split, the head's initial weights, shuffling and dropout.")
+    var seed: UInt64 = 0
+
+    @Option(name: .long, help: "Stop a phase after this many epochs without a better validation loss.")
+    var earlyStopping: Int?
+
+    @Option(name: .long, help: "'auto' weighs each class by the inverse of its share of the training images.")
+    var classWeights: String?
+
+    @Option(name: .long, help: "Folder for checkpoints and history (created).")
+    var output: String = "runs/latest"
+
+    func validate() throws {
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        if lr <= 0 { throw ValidationError("--lr must be above 0, got \(lr)") }
+        if baseLrMult < 0 { throw ValidationError("--base-lr-mult must be 0 or more, got \(baseLrMult)") }
+        if !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
+        if !(0..<1).contains(labelSmoothing) { throw ValidationError("--label-smoothing must be in [0, 1), got \(labelSmoothing)") }
+        if !(0..<1).contains(valSplit) { throw ValidationError("--val-split must be in [0, 1), got \(valSplit)") }
+        if let hidden, hidden < 1 { throw ValidationError("--hidden must be at least 1, got \(hidden)") }
+        if l1 < 0 || l2 < 0 { throw ValidationError("--l1 and --l2 must be 0 or more") }
+        if let classWeights, classWeights != "auto" { throw ValidationError("--class-weights takes 'auto', got '\(classWeights)'") }
+        if let earlyStopping, earlyStopping < 1 { throw ValidationError("--early-stopping must be at least 1 epoch") }
+        if schedule == nil {
+            if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+            if freezeEpochs < 0 || freezeEpochs > epochs {
+                throw ValidationError("--freeze-epochs must be between 0 and --epochs (\(epochs)), got \(freezeEpochs)")
+            }
+        } else {
+            _ = try recipe()
+        }
+        if let imageSize {
+            let minimum = (try? Manifest.shared.model(base).minimumInputSize) ?? 1
+            if imageSize < minimum { throw ValidationError("--image-size \(imageSize) is below \(base.rawValue)'s minimum of \(minimum)") }
+        }
+    }
+
+    /// The phases from --schedule, or head for --freeze-epochs then everything.
+    func recipe() throws -> Recipe {
+        guard let schedule else {
+            var phases: [Phase] = []
+            if freezeEpochs > 0 { phases.append(Phase(Head.group, epochs: freezeEpochs, learningRate: lr)) }
+            if epochs > freezeEpochs { phases.append(Phase("all", epochs: epochs - freezeEpochs, learningRate: lr)) }
+            return Recipe(phases)
+        }
+        let phases = try schedule.split(separator: ",").map { piece -> Phase in
+            let parts = piece.split(separator: ":")
+            let rest = parts.count == 2 ? parts[1].split(separator: "@") : []
+            guard parts.count == 2, let epochs = Int(rest.first ?? ""), rest.count <= 2 else {
+                throw ValidationError("--schedule: '\(piece)' is not GROUP:EPOCHS@RATE (for example head:3@1e-3)")
+            }
+            let rate = rest.count == 2 ? Float(rest[1]) : lr
+            guard let rate else { throw ValidationError("--schedule: '\(rest[1])' in '\(piece)' is not a learning rate") }
+            return Phase(String(parts[0]), epochs: epochs, learningRate: rate)
+        }
+        let recipe = Recipe(phases)
+        do {
+            try recipe.validate(groups: base.layerGroups.withHead.names)
+        } catch {
+            throw ValidationError("--schedule: \(error)")
+        }
+        return recipe
+    }
+
+    func run() throws {
+        let spec = try Manifest.shared.model(base)
+        let size = imageSize ?? spec.defaultInputSize
+        let recipe = try recipe()
+        let outputURL = URL(fileURLWithPath: output)
+        try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
+
+        log("reading \(data) at \(size)x\(size)")
+        let folder = try ImageFolder(root: data, size: size)
+        for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
+        let split = folder.stratifiedSplit(validationFraction: valSplit, seed: seed)
+        try writeJSON(["train": split.train.map { folder.files[$0] }, "validation": split.validation.map { folder.files[$0] }],
+                      to: outputURL.appendingPathComponent("split.json"))
+        try writeJSON(folder.skipped, to: outputURL.appendingPathComponent("skipped.json"))
+        guard folder.classes.count >= 2 else { throw ModelError("\(data) has one class (\(folder.classes[0])); a classifier needs at least two") }
+
+        let backbone = try base.build(ModelOptions(inputHeight: size, inputWidth: size))
+        try loadBaseWeights(backbone, spec: spec)
+        var head = HeadOptions(classes: folder.classes.count)
+        head.dropout = dropout
+        head.hidden = hidden
+        head.seed = seed
+        let model = try Head.attach(to: backbone, head)
+
+        var settings = FineTuneSettings()
+        settings.optimizer = OptimizerSettings(optimizer)
+        settings.optimizer.l1 = l1
+        settings.optimizer.l2 = l2
+        settings.batchSize = batchSize
+        settings.baseLearningRateMultiplier = baseLrMult
+        settings.trainBatchNorm = trainBn
+        settings.seed = seed
+        settings.earlyStoppingPatience = earlyStopping
+        settings.loss = Loss(.softmaxCrossEntropy, labelSmoothing: labelSmoothing,
+                             classWeights: classWeights == "auto" ? balancedWeights(folder, split.train) : nil)
+        let tuner = try FineTuner(model: model, groups: base.layerGroups, settings: settings)
+
+        let train = FolderImages(folder: folder, indices: split.train, preprocessing: spec.preprocessing)
+        let validation = split.validation.isEmpty ? nil : FolderImages(folder: folder, indices: split.validation, preprocessing: spec.preprocessing)
+        try printPlan(folder: folder, split: split, recipe: recipe, tuner: tuner)
+
+        let info = try CheckpointInfo(base: base, classes: folder.classes, imageSize: size, head: head, settings: flagRecord())
+        let history = HistoryWriter(directory: outputURL)
+        var best = -Float.infinity
+        var steps = ProgressLine()
+        try tuner.run(recipe, train: train, validation: validation) { event in
+            switch event {
+            case .phaseStarted(let index, let phase, let count, let cached):
+                steps.finish()
+                print("phase \(index + 1)/\(recipe.phases.count): \(phase.deepestGroup) for \(phase.epochs) epochs at \(phase.learningRate), \(count) trainable parameters\(cached ? " (from cached base features)" : "")")
+            case .step(_, let epoch, let step, let total, let loss):
+                steps.show("  epoch \(epoch + 1) [\(step + 1)/\(total)] loss \(String(format: "%.4f", loss))")
+            case .epochEnded(let record):
+                steps.finish()
+                print(HistoryWriter.line(record))
+                history.append(record)
+                let score = record.validationAccuracy ?? record.accuracy
+                do {
+                    try Checkpoint.save(model, info: info, to: outputURL.appendingPathComponent("last.h5").path)
+                    if score > best {
+                        best = score
+                        try Checkpoint.save(model, info: info, to: outputURL.appendingPathComponent("best.h5").path)
+                    }
+                } catch {
+                    log("could not write a checkpoint: \(error)")
+                }
+            case .earlyStop(let phase, let epoch):
+                print("early stop in phase \(phase + 1) after epoch \(epoch + 1)")
+            }
+        }
+        try history.write()
+        print("best validation accuracy \(String(format: "%.4f", best)); checkpoints in \(output)/best.h5 and \(output)/last.h5")
+        if !folder.skipped.isEmpty { print("skipped \(folder.skipped.count) unreadable files (listed in \(output)/skipped.json)") }
+    }
+
+    private func loadBaseWeights(_ backbone: Model, spec: Manifest.Model) throws {
+        switch weights {
+        case "none":
+            backbone.initializeWeights(seed: seed)
+        case "imagenet":
+            let path = try WeightCache().fetch(spec.weightFile(includeTop: false), progress: { log($0) })
+            log(try Weights.load(into: backbone, from: path.path).summary + " from \(path.path)")
+        default:
+            log(try Weights.load(into: backbone, from: weights).summary + " from \(weights)")
+        }
+    }
+
+    private func balancedWeights(_ folder: ImageFolder, _ train: [Int]) -> [Float] {
+        let counts = folder.classes.indices.map { label in train.filter { folder.labels[$0] == label }.count }
+        return counts.map { Float(train.count) / Float(folder.classes.count * max($0, 1)) }
+    }
+
+    private func printPlan(folder: ImageFolder, split: (train: [Int], validation: [Int]), recipe: Recipe, tuner: FineTuner) throws {
+        print("plan: \(base.rawValue) at \(folder.size)x\(folder.size), \(folder.classes.count) classes, \(split.train.count) training and \(split.validation.count) validation images")
+        for (label, name) in folder.classes.enumerated() {
+            let train = split.train.filter { folder.labels[$0] == label }.count
+            let held = split.validation.filter { folder.labels[$0] == label }.count
+            print("  \(name): \(train) train, \(held) validation")
+        }
+        for (index, phase) in recipe.phases.enumerated() {
+            let count = try tuner.trainableParameterCount(from: phase.deepestGroup)
+            let baseRate = phase.deepestGroup == Head.group ? "" : ", base at \(phase.learningRate * baseLrMult)"
+            print("  phase \(index + 1): \(phase.deepestGroup) for \(phase.epochs) epochs at \(phase.learningRate)\(baseRate), \(count) trainable parameters")
+        }
+        print("  BatchNorm: \(trainBn ? "batch statistics in unfrozen groups" : "inference mode throughout (statistics untouched)")")
+        print("  optimizer \(optimizer.rawValue), batch \(batchSize), seed \(seed), output \(output)")
+    }
+
+    private func flagRecord() -> [String: String] {
+        ["weights": weights, "schedule": schedule ?? "freeze \(freezeEpochs) of \(epochs)", "lr": "\(lr)",
+         "base_lr_mult": "\(baseLrMult)", "optimizer": optimizer.rawValue, "batch_size": "\(batchSize)",
+         "train_bn": "\(trainBn)", "label_smoothing": "\(labelSmoothing)", "seed": "\(seed)", "data": data]
+    }
+}
+
+/// Folder images seen by the fine-tuner: a subset (the training or validation split), preprocessed.
+struct FolderImages: LabeledImages {
+    let folder: ImageFolder
+    let indices: [Int]
+    let preprocessing: Preprocessing
+
+    var count: Int { indices.count }
+    var imageShape: [Int] { [folder.size, folder.size, 3] }
+
+    func batch(_ positions: [Int], view: Int?) throws -> (images: Tensor, targets: Targets) {
+        let chosen = positions.map { indices[$0] }
+        return (folder.images(chosen, preprocessing: preprocessing), .classes(chosen.map { folder.labels[$0] }))
+    }
+}
+
+/// A step counter that rewrites one terminal line; silent when output is not a terminal.
+struct ProgressLine {
+    private let terminal = isatty(STDOUT_FILENO) != 0
+    private var shown = false
+
+    mutating func show(_ text: String) {
+        guard terminal else { return }
+        FileHandle.standardOutput.write(Data("\r\(text)\u{1B}[K".utf8))
+        shown = true
+    }
+
+    mutating func finish() {
+        if shown { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+        shown = false
+    }
+}
+
+/// history.csv and history.json in the run folder.
+final class HistoryWriter {
+    private let directory: URL
+    private var records: [EpochRecord] = []
+
+    init(directory: URL) { self.directory = directory }
+
+    func append(_ record: EpochRecord) {
+        records.append(record)
+        try? write()
+    }
+
+    static func line(_ r: EpochRecord) -> String {
+        var text = String(format: "  phase %d epoch %d: loss %.4f accuracy %.4f", r.phase + 1, r.epoch + 1, r.loss, r.accuracy)
+        if let loss = r.validationLoss, let accuracy = r.validationAccuracy {
+            text += String(format: ", validation loss %.4f accuracy %.4f", loss, accuracy)
+        }
+        return text + String(format: ", lr %.2g, %.1f s, %.1f images/s", r.learningRate, r.seconds, r.imagesPerSecond)
+    }
+
+    func write() throws {
+        var csv = "phase,epoch,learning_rate,loss,accuracy,validation_loss,validation_accuracy,seconds,images_per_second\n"
+        for r in records {
+            csv += "\(r.phase + 1),\(r.epoch + 1),\(r.learningRate),\(r.loss),\(r.accuracy),"
+            csv += "\(r.validationLoss.map { "\($0)" } ?? ""),\(r.validationAccuracy.map { "\($0)" } ?? ""),\(r.seconds),\(r.imagesPerSecond)\n"
+        }
+        try csv.write(to: directory.appendingPathComponent("history.csv"), atomically: true, encoding: .utf8)
+        try writeJSON(records, to: directory.appendingPathComponent("history.json"))
+    }
+}
+
+func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(value).write(to: url, options: .atomic)
+}
