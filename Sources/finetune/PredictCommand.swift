@@ -9,7 +9,7 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Predict the classes of images with a checkpoint alone; writes CSV.",
         discussion: """
-        CSV columns: file, class, probability, then the top-k classes with their probabilities.
+        CSV columns: file, class, probability, top_k (CLASS:PROBABILITY pairs separated by ';').
         Examples:
           finetune predict --model runs/latest/best.h5 photo.jpg more-photos/
           finetune predict --model runs/latest/best.h5 test/ --top-k 3 --output predictions.csv
@@ -44,8 +44,8 @@ struct PredictCommand: ParsableCommand {
             for (row, file) in chunk.enumerated() {
                 let p = Array(probabilities.data[(row * k)..<((row + 1) * k)])
                 let ranked = p.indices.sorted { p[$0] > p[$1] }.prefix(topK)
-                let top = ranked.map { "\(info.classes[$0]):\(String(format: "%.4f", p[$0]))" }.joined(separator: " ")
-                csv += "\(csvField(file)),\(csvField(info.classes[ranked.first!])),\(String(format: "%.6f", p[ranked.first!])),\(top)\n"
+                let top = ranked.map { "\(info.classes[$0]):\(String(format: "%.4f", p[$0]))" }.joined(separator: ";")
+                csv += "\(csvField(file)),\(csvField(info.classes[ranked.first!])),\(String(format: "%.6f", p[ranked.first!])),\(csvField(top))\n"
             }
         }
         if let output {

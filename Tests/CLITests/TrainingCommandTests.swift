@@ -1,0 +1,75 @@
+import Foundation
+import TestSupport
+import XCTest
+import ZooIO
+
+/// `finetune train`, `predict` and `evaluate` on a real folder data set, and the checkpoint in Keras.
+final class TrainingCommandTests: XCTestCase {
+    func testTrainPredictEvaluateAndKerasLoadsTheCheckpoint() throws {
+        let directory = try temporaryDirectory("train")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = directory.appendingPathComponent("data").path
+        let made = try python(["Tests/fixtures/make_folder_dataset.py", data, "30", "5", "7", "9"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let run = directory.appendingPathComponent("run").path
+
+        let train = try CLI.run(["--base", "resnet50", "--data", data, "--weights", "none", "--image-size", "32",
+                                 "--schedule", "head:2@1e-3,conv5:1@1e-4", "--batch-size", "16", "--output", run])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        for fragment in ["plan: resnet50 at 32x32, 3 classes, 72 training and 18 validation images", "Sandal: 24 train, 6 validation",
+                         "phase 1: head for 2 epochs", "phase 2: conv5 for 1 epochs", "inference mode throughout",
+                         "(from cached base features)", "validation loss"] {
+            XCTAssertTrue(train.stdout.contains(fragment), "missing '\(fragment)' in:\n\(train.stdout)")
+        }
+        XCTAssertTrue(train.stderr.contains("skipped \(data)/Sandal/notes.png"), train.stderr)
+        for file in ["best.h5", "last.h5", "history.csv", "history.json", "split.json", "skipped.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(run)/\(file)"), file)
+        }
+        let history = try String(contentsOfFile: "\(run)/history.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(history.count, 4, "a header and three epochs")
+
+        // Predictions from the checkpoint alone, and Keras' own on the same images.
+        let predict = try CLI.run(["predict", "--model", "\(run)/best.h5", "\(data)/Sneaker", "--top-k", "3"])
+        XCTAssertEqual(predict.status, 0, predict.stderr)
+        let rows = predict.stdout.split(separator: "\n").dropFirst()
+        XCTAssertEqual(rows.count, 30)
+        let ours = rows.map { row in row.split(separator: ",")[3].split(separator: ";").map { pair -> (String, Float) in
+            let parts = pair.split(separator: ":")
+            return (String(parts[0]), Float(parts[1])!)
+        } }
+        let x = directory.appendingPathComponent("x.npy").path, y = directory.appendingPathComponent("y.npy").path
+        let images = try imageBatch(try imageFiles(["\(data)/Sneaker"]), height: 32, width: 32, preprocessing: .caffe)
+        try NPY.write(images, to: x)
+        let keras = try python(["Tests/fixtures/keras_load_model.py", "\(run)/best.h5", x, y])
+        XCTAssertEqual(keras.status, 0, keras.stderr)
+        let theirs = try NPY.read(y)
+        let classes = ["Ankle boot", "Sandal", "Sneaker"]
+        for (row, top) in ours.enumerated() {
+            for (name, probability) in top {
+                XCTAssertEqual(probability, theirs.data[row * 3 + classes.firstIndex(of: name)!], accuracy: 1e-4)
+            }
+        }
+
+        let scores = directory.appendingPathComponent("scores.json").path
+        let evaluate = try CLI.run(["evaluate", "--model", "\(run)/best.h5", "--data", data, "--json", scores])
+        XCTAssertEqual(evaluate.status, 0, evaluate.stderr)
+        XCTAssertTrue(evaluate.stdout.contains("accuracy"), evaluate.stdout)
+        XCTAssertTrue(evaluate.stdout.contains("confusion"), evaluate.stdout)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scores))) as! [String: Any]
+        XCTAssertEqual(json["images"] as? Int, 90)
+        XCTAssertEqual((json["confusion"] as? [[Int]])?.joined().reduce(0, +), 90)
+    }
+
+    func testTrainingMistakesAreClearBeforeAnyWork() throws {
+        assertUserError(try CLI.run(["--base", "resnet50", "--data", "/nonexistent/flowers", "--weights", "none"]),
+                        status: 1, ["/nonexistent/flowers", "does not exist"])
+        assertUserError(try CLI.run(["--base", "resnet50", "--data", "x", "--schedule", "head:2@1e-3,conv9:1"]),
+                        status: 64, ["--schedule", "unknown layer group 'conv9'", "conv1, conv2"])
+        assertUserError(try CLI.run(["--base", "resnet50", "--data", "x", "--schedule", "head-3"]), status: 64, ["head-3", "GROUP:EPOCHS@RATE"])
+        assertUserError(try CLI.run(["--base", "resnet50", "--data", "x", "--lr", "0"]), status: 64, ["--lr must be above 0"])
+        assertUserError(try CLI.run(["--base", "resnet50", "--data", "x", "--freeze-epochs", "12"]), status: 64, ["--freeze-epochs"])
+        assertUserError(try CLI.run(["--base", "resnet50", "--data", "x", "--optimizer", "lion"]), status: 64, ["lion", "--optimizer"])
+        assertUserError(try CLI.run(["predict", "--model", "\(CLI.fixtures)/resnet50_notop.h5", "x.png"]),
+                        status: 1, ["not a finetune checkpoint"])
+    }
+}
