@@ -40,7 +40,7 @@ settings.batchSize = 30
 settings.baseLearningRateMultiplier = 0.1   // the reduced rate for unfrozen base groups
 let tuner = try FineTuner(model: model, groups: Architecture.resnet50.layerGroups, settings: settings)
 let recipe = Recipe.standard(architecture: .resnet50, headEpochs: 10, unfreezeEpochs: 3, learningRate: 1e-3)
-try tuner.run(recipe, train: train, validation: test) { event in
+try tuner.run(recipe, train: train, validation: test, events: { event in
     switch event {
     case .phaseStarted(let index, let phase, let parameters, let cached):
         print("phase \(index + 1): \(phase.deepestGroup) for \(phase.epochs) epochs at \(phase.learningRate), \(parameters) trainable parameters\(cached ? ", cached base features" : "")")
@@ -50,7 +50,7 @@ try tuner.run(recipe, train: train, validation: test) { event in
     default:
         break
     }
-}
+})
 let (loss, accuracy) = try tuner.evaluate(model, test)
 print(String(format: "test: loss %.4f, accuracy %.3f on %d images", loss, accuracy, test.count))
 try Weights.saveLegacy(model, to: "fashion-mnist-finetuned.h5")

@@ -1,6 +1,7 @@
 /// A small, fast, seedable generator (SplitMix64), so runs repeat exactly for a seed.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable {
+    /// The whole state: saving and restoring it continues the same sequence.
+    public var state: UInt64
 
     public init(seed: UInt64) { state = seed }
 

@@ -47,13 +47,55 @@ public enum FineTuneEvent: Sendable {
     case earlyStop(phase: Int, epoch: Int)
 }
 
+/// Where a run stands: enough to continue it exactly (with the weights and optimizer state).
+public struct RunPosition: Codable, Sendable {
+    public var phase = 0
+    public var epoch = 0
+    /// The next step of the epoch, and the epoch's image order once drawn.
+    public var step = 0
+    var order: [Int]?
+    var rng: SeededGenerator
+    var dropoutRNG: SeededGenerator?
+    var plateau: PlateauTracker?
+    var stopper: PlateauTracker?
+    var reductions = 0
+    var sums = EpochSums()
+    public var history: [EpochRecord] = []
+
+    init(phase: Int = 0, rng: SeededGenerator, history: [EpochRecord] = []) {
+        self.phase = phase
+        self.rng = rng
+        self.history = history
+    }
+}
+
+/// Running totals of the current epoch.
+struct EpochSums: Codable, Sendable {
+    var loss = 0.0
+    var correct = 0
+    var total = 0
+
+    mutating func add(loss: Double, correct: Int, total: Int) {
+        self.loss += loss
+        self.correct += correct
+        self.total += total
+    }
+}
+
+/// How a run ended.
+public enum RunOutcome: Sendable {
+    case finished
+    /// Stopped on request; continue with `run(_:train:validation:from:)`.
+    case stopped(RunPosition)
+}
+
 /// Fine-tunes a zoo model with a new head through a recipe of freezing phases.
 public final class FineTuner {
     public let model: Model
     public let groups: LayerGroups
     public let settings: FineTuneSettings
     public private(set) var history: [EpochRecord] = []
-    private let optimizer: Optimizer
+    public let optimizer: Optimizer
     private let groupOfLayer: [String: String]
     private var rng: SeededGenerator
     /// Pooled base features of the training images (one tensor per augmented view, or one without
@@ -81,24 +123,38 @@ public final class FineTuner {
             .flatMap(\.parameters).filter(\.trainable).reduce(0) { $0 + $1.value.count }
     }
 
-    /// Runs every phase in order. A non-finite loss or gradient stops the run with an error that names
-    /// the phase, epoch and step; the weights are those after the last good step.
+    /// Runs every phase in order, or continues from `position` (a run stopped by `shouldStop`).
+    /// `shouldStop` is asked before every step; when it says yes the run returns where it stands,
+    /// and `run(_:train:validation:from:)` with that position ends with the same weights as a run
+    /// that never stopped. A non-finite loss or gradient stops the run with an error that names the
+    /// phase, epoch and step; the weights are those after the last good step.
     @discardableResult
-    public func run(_ recipe: Recipe, train: LabeledImages, validation: LabeledImages? = nil,
-                    events: (FineTuneEvent) -> Void = { _ in }) throws -> [EpochRecord] {
+    public func run(_ recipe: Recipe, train: LabeledImages, validation: LabeledImages? = nil, from position: RunPosition? = nil,
+                    shouldStop: () -> Bool = { false }, events: (FineTuneEvent) -> Void = { _ in }) throws -> RunOutcome {
         try recipe.validate(groups: groups.names)
         guard train.count > 0 else { throw ModelError("the training set is empty") }
         guard train.imageShape == model.inputShape else {
             throw ModelError("training images have shape \(train.imageShape); the model expects \(model.inputShape)")
         }
-        for (index, phase) in recipe.phases.enumerated() {
-            try runPhase(index, phase, train: train, validation: validation, events: events)
+        var position = position ?? RunPosition(rng: rng)
+        guard position.phase <= recipe.phases.count else { throw ModelError("the saved position is past the end of the schedule") }
+        history = position.history
+        while position.phase < recipe.phases.count {
+            if try runPhase(recipe.phases[position.phase], train: train, validation: validation, position: &position,
+                            shouldStop: shouldStop, events: events) {
+                position.history = history
+                return .stopped(position)
+            }
+            position = RunPosition(phase: position.phase + 1, rng: position.rng, history: history)
         }
-        return history
+        rng = position.rng
+        return .finished
     }
 
-    private func runPhase(_ index: Int, _ phase: Phase, train: LabeledImages, validation: LabeledImages?,
-                          events: (FineTuneEvent) -> Void) throws {
+    /// Runs (the rest of) one phase; true when stopped early by `shouldStop`.
+    private func runPhase(_ phase: Phase, train: LabeledImages, validation: LabeledImages?, position: inout RunPosition,
+                          shouldStop: () -> Bool, events: (FineTuneEvent) -> Void) throws -> Bool {
+        let index = position.phase
         let trainableLayers = try groups.trainableLayers(from: phase.deepestGroup, in: model)
         let trainable = model.layers.filter { trainableLayers.contains(ObjectIdentifier($0)) }
         let parameters = trainable.flatMap(\.parameters).filter(\.trainable)
@@ -122,27 +178,37 @@ public final class FineTuner {
         }
         let training = try GraphTraining(model: trainingModel, trainableLayers: trainableLayers)
         var context = TrainingContext(seed: settings.seed &+ UInt64(index))
+        if let saved = position.dropoutRNG { context.rng = saved }
         if settings.trainBatchNorm {
             context.batchNormTraining = Set(trainable.compactMap { $0 as? BatchNormalization }.map(ObjectIdentifier.init))
         }
         let rates = learningRateFactors(trainable)
         let stepsPerEpoch = (trainSet.count + settings.batchSize - 1) / settings.batchSize
-        var plateau = PlateauTracker(patience: patience)
-        var stopper = settings.earlyStoppingPatience.map { PlateauTracker(patience: $0) }
-        var reductions = 0
-        for epoch in 0..<phase.epochs {
+        var plateau = position.plateau ?? PlateauTracker(patience: patience)
+        var stopper = position.stopper ?? settings.earlyStoppingPatience.map { PlateauTracker(patience: $0) }
+        while position.epoch < phase.epochs {
+            let epoch = position.epoch
             let start = Date()
-            var order = Array(0..<trainSet.count)
-            order.shuffle(using: &rng)
-            var (lossSum, hits, total) = (0.0, 0, 0)
+            if position.order == nil {
+                var order = Array(0..<trainSet.count)
+                order.shuffle(using: &position.rng)
+                position.order = order
+                position.sums = EpochSums()
+            }
+            let order = position.order!
             var rate = phase.learningRate
-            for step in 0..<stepsPerEpoch {
+            for step in position.step..<stepsPerEpoch {
+                if shouldStop() {
+                    position.step = step
+                    (position.dropoutRNG, position.plateau, position.stopper) = (context.rng, plateau, stopper)
+                    return true
+                }
                 let indices = Array(order[(step * settings.batchSize)..<min((step + 1) * settings.batchSize, order.count)])
                 let view = trainSet.augmentedViews > 0 ? epoch % trainSet.augmentedViews : nil
                 let (x, targets) = try trainSet.batch(indices, view: view)
                 let global = epoch * stepsPerEpoch + step
                 rate = phase.learningRate * settings.schedule.factor(step: global, totalSteps: phase.epochs * stepsPerEpoch,
-                                                                     stepsPerEpoch: stepsPerEpoch, plateauReductions: reductions)
+                                                                     stepsPerEpoch: stepsPerEpoch, plateauReductions: position.reductions)
                 let where_ = "phase \(index + 1) (\(phase.deepestGroup)), epoch \(epoch + 1), step \(step + 1)"
                 let (loss, gradients, logits): (Float, [ObjectIdentifier: Tensor], Tensor)
                 do {
@@ -155,15 +221,15 @@ public final class FineTuner {
                 }
                 let stepRate = rate
                 optimizer.apply(gradients, to: parameters) { stepRate * rates[ObjectIdentifier($0)]! }
-                lossSum += Double(loss + optimizer.penalty(parameters)) * Double(indices.count)
                 let scored = targets.correct(logits: logits)
-                hits += scored.correct
-                total += scored.total
+                position.sums.add(loss: Double(loss + optimizer.penalty(parameters)) * Double(indices.count),
+                                  correct: scored.correct, total: scored.total)
                 events(.step(phase: index, epoch: epoch, step: step, steps: stepsPerEpoch, loss: loss))
             }
-            var record = EpochRecord(phase: index, epoch: epoch, learningRate: rate, loss: Float(lossSum / Double(trainSet.count)),
-                                     accuracy: Float(hits) / Float(max(total, 1)), validationLoss: nil, validationAccuracy: nil,
-                                     seconds: 0, imagesPerSecond: 0, trainableParameters: count)
+            let sums = position.sums
+            var record = EpochRecord(phase: index, epoch: epoch, learningRate: rate, loss: Float(sums.loss / Double(trainSet.count)),
+                                     accuracy: Float(sums.correct) / Float(max(sums.total, 1)), validationLoss: nil,
+                                     validationAccuracy: nil, seconds: 0, imagesPerSecond: 0, trainableParameters: count)
             if let validationSet {
                 let scores = try evaluate(trainingModel, validationSet)
                 (record.validationLoss, record.validationAccuracy) = (scores.loss, scores.accuracy)
@@ -172,14 +238,16 @@ public final class FineTuner {
             record.imagesPerSecond = Double(trainSet.count) / max(record.seconds, 1e-9)
             history.append(record)
             events(.epochEnded(record))
+            (position.epoch, position.step, position.order) = (epoch + 1, 0, nil)
             let monitored = record.validationLoss ?? record.loss
-            if case .reduceOnPlateau = settings.schedule, plateau.exhausted(after: monitored) { reductions += 1 }
+            if case .reduceOnPlateau = settings.schedule, plateau.exhausted(after: monitored) { position.reductions += 1 }
             if stopper?.exhausted(after: monitored) == true, epoch + 1 < phase.epochs {
                 events(.earlyStop(phase: index, epoch: epoch))
                 break
             }
         }
         if !headOnly { featureCache = nil }
+        return false
     }
 
     private var patience: Int {

@@ -43,16 +43,17 @@ public enum LearningRateSchedule: Sendable, Equatable {
 }
 
 /// Counts epochs without improvement of the validation loss for `.reduceOnPlateau` and early stopping.
-public struct PlateauTracker: Sendable {
+public struct PlateauTracker: Sendable, Codable {
     public let patience: Int
-    public private(set) var best = Float.infinity
+    /// The best loss so far (nil before the first epoch).
+    public private(set) var best: Float?
     public private(set) var waited = 0
 
     public init(patience: Int) { self.patience = patience }
 
     /// Records an epoch's loss; true when patience has run out (and restarts the count).
     public mutating func exhausted(after loss: Float) -> Bool {
-        if loss < best {
+        if best.map({ loss < $0 }) ?? true {
             best = loss
             waited = 0
             return false

@@ -17,6 +17,9 @@ struct TrainCommand: ParsableCommand {
         inference mode unless --train-bn. Writes to --output: best.h5 and last.h5 (Keras full-model \
         files that keras.models.load_model reads, and that finetune predict/evaluate use alone), \
         history.csv, history.json, split.json (the validation split) and skipped.json (unreadable files).
+        Ctrl-C or SIGTERM stops at the next step and saves resume.h5 (weights, optimizer state, schedule \
+        position, random state); `finetune train --resume DIR` continues the run with its own flags and \
+        ends with the same weights as a run that never stopped. An interrupted run exits with code 130.
         Schedules: comma-separated GROUP:EPOCHS@RATE phases; GROUP is the deepest group that trains \
         (everything after it trains too), 'head' or 'all'. Groups: resnet50 conv1…conv5; vgg19 \
         block1…block5; inception_v3 stem, mixed0…mixed10; xception block1…block14.
@@ -24,13 +27,17 @@ struct TrainCommand: ParsableCommand {
           finetune --base resnet50 --data flowers/
           finetune train --base resnet50 --data flowers/ --weights none --freeze-epochs 3 --epochs 10
           finetune train --base xception --data flowers/ --schedule head:3@1e-3,block13:2@1e-4,all:5@1e-5
+          finetune train --resume runs/latest
         """)
 
     @Option(name: .long, help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var base: Architecture
+    var base: Architecture?
 
     @Option(name: .long, help: "Folder with one sub-folder of images per class.")
-    var data: String
+    var data: String?
+
+    @Option(name: .long, help: "Continue the interrupted run in this folder (its resume.h5), with its own flags.")
+    var resume: String?
 
     @Option(name: .long, help: ArgumentHelp("Base weights: 'imagenet' (the zoo cache), an HDF5 file of the base without top, or 'none'.", valueName: "imagenet|FILE|none"))
     var weights: String = "imagenet"
@@ -93,6 +100,14 @@ struct TrainCommand: ParsableCommand {
     var output: String = "runs/latest"
 
     func validate() throws {
+        if resume != nil {
+            guard CommandLine.arguments.filter({ $0.hasPrefix("--") }).allSatisfy({ $0 == "--resume" }) else {
+                throw ValidationError("--resume takes no other flags: the run continues with the flags it started with")
+            }
+            return
+        }
+        guard let base else { throw ValidationError("--base is required (\(Architecture.allCases.map(\.rawValue).joined(separator: ", ")))") }
+        guard data != nil else { throw ValidationError("--data is required: a folder with one sub-folder of images per class") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if lr <= 0 { throw ValidationError("--lr must be above 0, got \(lr)") }
         if baseLrMult < 0 { throw ValidationError("--base-lr-mult must be 0 or more, got \(baseLrMult)") }
@@ -137,14 +152,32 @@ struct TrainCommand: ParsableCommand {
         }
         let recipe = Recipe(phases)
         do {
-            try recipe.validate(groups: base.layerGroups.withHead.names)
+            try recipe.validate(groups: base!.layerGroups.withHead.names)
         } catch {
             throw ValidationError("--schedule: \(error)")
         }
         return recipe
     }
 
+    /// What a stopped run saved: its arguments, its position, and (in the file) weights and optimizer state.
+    static let stateFile = "resume.h5"
+
     func run() throws {
+        guard let resume else { return try train(resuming: nil) }
+        let path = URL(fileURLWithPath: resume).appendingPathComponent(Self.stateFile).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ModelError("\(resume) has no \(Self.stateFile); pass the --output folder of an interrupted run")
+        }
+        let file = try KerasModelFile.attribute("finetune_arguments", in: path)
+        guard let file, let arguments = try? JSONDecoder().decode([String].self, from: Data(file.utf8)) else {
+            throw ModelError("\(path) has no saved arguments; it is not a finetune training state")
+        }
+        log("resuming \(resume) with: \(arguments.joined(separator: " "))")
+        try TrainCommand.parse(arguments).train(resuming: path)
+    }
+
+    private func train(resuming statePath: String?) throws {
+        let (base, data) = (self.base!, self.data!)
         let spec = try Manifest.shared.model(base)
         let size = imageSize ?? spec.defaultInputSize
         let recipe = try recipe()
@@ -161,7 +194,7 @@ struct TrainCommand: ParsableCommand {
         guard folder.classes.count >= 2 else { throw ModelError("\(data) has one class (\(folder.classes[0])); a classifier needs at least two") }
 
         let backbone = try base.build(ModelOptions(inputHeight: size, inputWidth: size))
-        try loadBaseWeights(backbone, spec: spec)
+        if statePath == nil { try loadBaseWeights(backbone, spec: spec) }
         var head = HeadOptions(classes: folder.classes.count)
         head.dropout = dropout
         head.hidden = hidden
@@ -186,10 +219,16 @@ struct TrainCommand: ParsableCommand {
         try printPlan(folder: folder, split: split, recipe: recipe, tuner: tuner)
 
         let info = try CheckpointInfo(base: base, classes: folder.classes, imageSize: size, head: head, settings: flagRecord())
-        let history = HistoryWriter(directory: outputURL)
-        var best = -Float.infinity
+        var position: RunPosition?
+        if let statePath {
+            let saved = try TrainingState.load(statePath, into: model, optimizer: tuner.optimizer, attributes: ["finetune_position"])
+            position = try JSONDecoder().decode(RunPosition.self, from: Data(saved["finetune_position"]!.utf8))
+        }
+        let history = HistoryWriter(directory: outputURL, records: position?.history ?? [])
+        var best = (position?.history ?? []).map { $0.validationAccuracy ?? $0.accuracy }.max() ?? -Float.infinity
         var steps = ProgressLine()
-        try tuner.run(recipe, train: train, validation: validation) { event in
+        let stop = StopRequest()
+        let outcome = try tuner.run(recipe, train: train, validation: validation, from: position, shouldStop: stop.requested, events: { event in
             switch event {
             case .phaseStarted(let index, let phase, let count, let cached):
                 steps.finish()
@@ -213,10 +252,31 @@ struct TrainCommand: ParsableCommand {
             case .earlyStop(let phase, let epoch):
                 print("early stop in phase \(phase + 1) after epoch \(epoch + 1)")
             }
-        }
+        })
         try history.write()
+        if case .stopped(let position) = outcome {
+            steps.finish()
+            let encoder = JSONEncoder()
+            let arguments = Array(CommandLine.arguments.dropFirst()).filter { $0 != "train" }
+            let statePath = outputURL.appendingPathComponent(Self.stateFile).path
+            try TrainingState.save(model, optimizer: tuner.optimizer, attributes: [
+                "finetune_position": String(decoding: try encoder.encode(position), as: UTF8.self),
+                "finetune_arguments": String(decoding: try encoder.encode(statePathArguments(arguments)), as: UTF8.self),
+            ], to: statePath)
+            print("interrupted in phase \(position.phase + 1), epoch \(position.epoch + 1), step \(position.step + 1); state saved to \(statePath). Continue with: finetune train --resume \(output)")
+            throw ExitCode(130)
+        }
+        try? FileManager.default.removeItem(at: outputURL.appendingPathComponent(Self.stateFile))
         print("best validation accuracy \(String(format: "%.4f", best)); checkpoints in \(output)/best.h5 and \(output)/last.h5")
         if !folder.skipped.isEmpty { print("skipped \(folder.skipped.count) unreadable files (listed in \(output)/skipped.json)") }
+    }
+
+    /// The arguments a resumed run re-parses: the original ones (a resumed run keeps its first arguments).
+    private func statePathArguments(_ current: [String]) throws -> [String] {
+        guard let resume else { return current }
+        let path = URL(fileURLWithPath: resume).appendingPathComponent(Self.stateFile).path
+        let saved = try KerasModelFile.attribute("finetune_arguments", in: path) ?? "[]"
+        return try JSONDecoder().decode([String].self, from: Data(saved.utf8))
     }
 
     private func loadBaseWeights(_ backbone: Model, spec: Manifest.Model) throws {
@@ -237,7 +297,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     private func printPlan(folder: ImageFolder, split: (train: [Int], validation: [Int]), recipe: Recipe, tuner: FineTuner) throws {
-        print("plan: \(base.rawValue) at \(folder.size)x\(folder.size), \(folder.classes.count) classes, \(split.train.count) training and \(split.validation.count) validation images")
+        print("plan: \(base!.rawValue) at \(folder.size)x\(folder.size), \(folder.classes.count) classes, \(split.train.count) training and \(split.validation.count) validation images")
         for (label, name) in folder.classes.enumerated() {
             let train = split.train.filter { folder.labels[$0] == label }.count
             let held = split.validation.filter { folder.labels[$0] == label }.count
@@ -255,7 +315,7 @@ struct TrainCommand: ParsableCommand {
     private func flagRecord() -> [String: String] {
         ["weights": weights, "schedule": schedule ?? "freeze \(freezeEpochs) of \(epochs)", "lr": "\(lr)",
          "base_lr_mult": "\(baseLrMult)", "optimizer": optimizer.rawValue, "batch_size": "\(batchSize)",
-         "train_bn": "\(trainBn)", "label_smoothing": "\(labelSmoothing)", "seed": "\(seed)", "data": data]
+         "train_bn": "\(trainBn)", "label_smoothing": "\(labelSmoothing)", "seed": "\(seed)", "data": data ?? ""]
     }
 }
 
@@ -271,6 +331,35 @@ struct FolderImages: LabeledImages {
     func batch(_ positions: [Int], view: Int?) throws -> (images: Tensor, targets: Targets) {
         let chosen = positions.map { indices[$0] }
         return (folder.images(chosen, preprocessing: preprocessing), .classes(chosen.map { folder.labels[$0] }))
+    }
+}
+
+/// Ctrl-C and SIGTERM ask the run to stop at the next step instead of killing it.
+final class StopRequest: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+    private var sources: [DispatchSourceSignal] = []
+
+    init() {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [weak self] in
+                guard let self else { return }
+                self.lock.lock()
+                self.flag = true
+                self.lock.unlock()
+                FileHandle.standardError.write(Data("\nstopping after this step; saving a resumable state…\n".utf8))
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func requested() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return flag
     }
 }
 
@@ -294,9 +383,12 @@ struct ProgressLine {
 /// history.csv and history.json in the run folder.
 final class HistoryWriter {
     private let directory: URL
-    private var records: [EpochRecord] = []
+    private var records: [EpochRecord]
 
-    init(directory: URL) { self.directory = directory }
+    init(directory: URL, records: [EpochRecord] = []) {
+        self.directory = directory
+        self.records = records
+    }
 
     func append(_ record: EpochRecord) {
         records.append(record)

@@ -56,9 +56,9 @@ final class FineTunerTests: XCTestCase {
         let statistics = { self.snapshot(model) { $0 is BatchNormalization }.mapValues { Array($0.suffix(2)) } }
         let statisticsBefore = statistics()
         var phases: [(Int, Bool)] = []
-        try tuner.run(Recipe([Phase("head", epochs: 4, learningRate: 1e-2)]), train: data, validation: data) { event in
+        try tuner.run(Recipe([Phase("head", epochs: 4, learningRate: 1e-2)]), train: data, validation: data, events: { event in
             if case .phaseStarted(_, _, let count, let cached) = event { phases.append((count, cached)) }
-        }
+        })
         XCTAssertEqual(phases.first?.1, true, "a head-only phase trains from cached features")
         XCTAssertTrue(snapshot(model) { !$0.name.hasPrefix("head_") } == base, "the frozen base must not change")
         XCTAssertGreaterThanOrEqual(tuner.history.last!.validationAccuracy!, 0.9)
@@ -150,6 +150,39 @@ final class FineTunerTests: XCTestCase {
         try tuner2.run(Recipe([Phase("conv4", epochs: 1, learningRate: 1e-2)]), train: try Self.colourSet(count: 16))
         XCTAssertTrue(spread.layer(named: "conv4_block1_1_conv")!.parameters[0].value == conv4)
         XCTAssertFalse(spread.layer(named: "conv5_block3_3_conv")!.parameters[0].value == conv5b)
+    }
+
+    func testAStoppedRunResumesToTheSameWeights() throws {
+        let data = try Self.colourSet(count: 24)
+        let recipe = Recipe([Phase("head", epochs: 2, learningRate: 1e-2), Phase("conv5", epochs: 2, learningRate: 1e-3)])
+        let configure = settings { $0.baseLearningRateMultiplier = 0.5 }
+
+        let whole = try Self.resnet(dropout: 0.3)
+        try FineTuner(model: whole, groups: Architecture.resnet50.layerGroups, settings: configure).run(recipe, train: data)
+
+        // Stop inside the second phase, carry weights and optimizer state to a new process-like tuner, continue.
+        let first = try Self.resnet(dropout: 0.3)
+        let stopping = try FineTuner(model: first, groups: Architecture.resnet50.layerGroups, settings: configure)
+        var asked = 0
+        let outcome = try stopping.run(recipe, train: data, shouldStop: { asked += 1; return asked == 7 })
+        guard case .stopped(let position) = outcome else { return XCTFail("the run should have stopped") }
+        XCTAssertEqual(position.phase, 1)
+        let encoded = try JSONEncoder().encode(position)  // positions travel as JSON
+        let restored = try JSONDecoder().decode(RunPosition.self, from: encoded)
+
+        let second = try Self.resnet(seed: 99, dropout: 0.3)
+        let resuming = try FineTuner(model: second, groups: Architecture.resnet50.layerGroups, settings: configure)
+        for (a, b) in zip(first.layers, second.layers) {
+            for (p, q) in zip(a.parameters, b.parameters) {
+                q.value = p.value
+                if let state = stopping.optimizer.state(of: p) { resuming.optimizer.restore(state, for: q) }
+            }
+        }
+        guard case .finished = try resuming.run(recipe, train: data, from: restored) else { return XCTFail("should finish") }
+        XCTAssertEqual(resuming.history.count, 4)
+        for (a, b) in zip(whole.layers, second.layers) {
+            XCTAssertTrue(a.parameters.map(\.value) == b.parameters.map(\.value), "\(a.name) differs after resuming")
+        }
     }
 
     func testBadSchedulesAndDivergenceAreClearErrors() throws {

@@ -38,6 +38,31 @@ public final class Optimizer {
 
     public var stateCount: Int { slots.count }
 
+    /// One parameter's state: its step count and slots (momenta, second moments).
+    public struct ParameterState: Sendable {
+        public var steps: Int
+        public var slots: [[Float]]
+
+        public init(steps: Int, slots: [[Float]]) {
+            self.steps = steps
+            self.slots = slots
+        }
+    }
+
+    /// The state of `parameter`, if it has trained.
+    public func state(of parameter: Parameter) -> ParameterState? {
+        let id = ObjectIdentifier(parameter)
+        guard let steps = steps[id] else { return nil }
+        return ParameterState(steps: steps, slots: slots[id] ?? [])
+    }
+
+    /// Restores a parameter's state (resuming a run).
+    public func restore(_ state: ParameterState, for parameter: Parameter) {
+        let id = ObjectIdentifier(parameter)
+        steps[id] = state.steps
+        slots[id] = state.slots
+    }
+
     /// The regularisation penalty of these parameters (reported with the loss).
     public func penalty(_ parameters: [Parameter]) -> Float {
         guard settings.l1 > 0 || settings.l2 > 0 else { return 0 }
