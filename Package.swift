@@ -37,7 +37,7 @@ let package = Package(
         // Fine-tuning runs: freezing recipes, learning-rate policies, cached features, history.
         .target(name: "FineTune", dependencies: ["Core", "Zoo"]),
         .executableTarget(name: "finetune", dependencies: [
-            "Core", "Zoo", "ZooIO", "FineTune",
+            "Core", "Zoo", "ZooIO", "FineTune", "CKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fine-tuning from Swift code, without the command line.

@@ -6,7 +6,10 @@
 #include <limits.h>
 #include <malloc.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+void ck_line_buffer_output(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
 
 void ck_keep_freed_memory(void) {
     mallopt(M_MMAP_MAX, 0);

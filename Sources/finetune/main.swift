@@ -1,4 +1,5 @@
 import ArgumentParser
+import CKernels
 
 
 struct FineTuneCommand: ParsableCommand {
@@ -14,4 +15,5 @@ struct FineTuneCommand: ParsableCommand {
         defaultSubcommand: TrainCommand.self)
 }
 
+ck_line_buffer_output()
 FineTuneCommand.main()

@@ -73,3 +73,49 @@ final class TrainingCommandTests: XCTestCase {
                         status: 1, ["not a finetune checkpoint"])
     }
 }
+
+/// SIGTERM mid-run, then `--resume`: the same final weights as a run that never stopped.
+final class ResumeCommandTests: XCTestCase {
+    func testInterruptedRunResumesToTheSameWeights() throws {
+        let directory = try temporaryDirectory("resume")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = directory.appendingPathComponent("data").path
+        XCTAssertEqual(try python(["Tests/fixtures/make_folder_dataset.py", data, "24", "5", "7"]).status, 0)
+        let arguments = ["--base", "resnet50", "--data", data, "--weights", "none", "--image-size", "32",
+                         "--schedule", "head:1@1e-3,all:2@1e-3", "--batch-size", "8", "--dropout", "0.3", "--seed", "2"]
+        let whole = directory.appendingPathComponent("whole").path
+        XCTAssertEqual(try CLI.run(arguments + ["--output", whole]).status, 0)
+
+        // Start the same run and stop it with SIGTERM once the unfrozen phase is under way.
+        let stopped = directory.appendingPathComponent("stopped").path
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = arguments + ["--output", stopped]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var seen = ""
+        while !seen.contains("phase 2/2"), let chunk = try out.fileHandleForReading.read(upToCount: 64), !chunk.isEmpty {
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        process.terminate()
+        _ = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130, "an interrupted run exits with 130")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(stopped)/resume.h5"))
+
+        assertUserError(try CLI.run(["train", "--resume", stopped, "--lr", "1"]), status: 64, ["--resume takes no other flags"])
+        let resumed = try CLI.run(["train", "--resume", stopped])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(stopped)/resume.h5"), "a finished run removes its state")
+
+        let (a, _) = try Checkpoint.load("\(whole)/last.h5")
+        let (b, _) = try Checkpoint.load("\(stopped)/last.h5")
+        for (x, y) in zip(a.layers, b.layers) {
+            XCTAssertTrue(x.parameters.map(\.value) == y.parameters.map(\.value), "\(x.name) differs after resuming")
+        }
+        let history = try String(contentsOfFile: "\(stopped)/history.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(history.count, 4, "the resumed history continues the interrupted one")
+    }
+}

@@ -17,6 +17,9 @@ const char *ck_last_error(void);
 /// 40% of a ResNet50 forward pass here. Idempotent.
 void ck_keep_freed_memory(void);
 
+/// Line-buffers standard output, so progress reaches pipes and logs as it happens.
+void ck_line_buffer_output(void);
+
 /// A convolution whose weights are reordered once into oneDNN's preferred layout.
 typedef struct ck_conv ck_conv;
 typedef struct {
