@@ -32,3 +32,29 @@ uint8_t *ci_decode_png(const uint8_t *data, size_t size, int *width, int *height
     *height = (int)image.height;
     return pixels;
 }
+
+uint8_t *ci_encode_png(const uint8_t *rgb, int width, int height, size_t *size, char *error, size_t error_size) {
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    image.width = (png_uint_32)width;
+    image.height = (png_uint_32)height;
+    image.format = PNG_FORMAT_RGB;
+    png_alloc_size_t bytes = 0;
+    if (!png_image_write_to_memory(&image, NULL, &bytes, 0, rgb, 0, NULL)) {
+        snprintf(error, error_size, "cannot encode PNG (%s)", image.message);
+        return NULL;
+    }
+    uint8_t *out = malloc(bytes);
+    if (!out) {
+        snprintf(error, error_size, "out of memory encoding a PNG");
+        return NULL;
+    }
+    if (!png_image_write_to_memory(&image, out, &bytes, 0, rgb, 0, NULL)) {
+        snprintf(error, error_size, "cannot encode PNG (%s)", image.message);
+        free(out);
+        return NULL;
+    }
+    *size = bytes;
+    return out;
+}

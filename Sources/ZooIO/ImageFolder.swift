@@ -76,6 +76,12 @@ public struct ImageFolder: Sendable {
         return x
     }
 
+    /// One image as decoded and resized (RGB bytes at `size`×`size`).
+    public func image(at index: Int) -> RGBImage {
+        let stride = size * size * 3
+        return RGBImage(width: size, height: size, pixels: Array(pixels[(index * stride)..<((index + 1) * stride)]))
+    }
+
     /// A seeded split that keeps each class's share: (training indices, validation indices).
     public func stratifiedSplit(validationFraction: Double, seed: UInt64) -> (train: [Int], validation: [Int]) {
         var rng = SeededGenerator(seed: seed)

@@ -135,3 +135,16 @@ public func imageFiles(_ arguments: [String]) throws -> [String] {
     guard !files.isEmpty else { throw ModelError("no .jpg, .jpeg or .png images in \(arguments.joined(separator: ", "))") }
     return files
 }
+
+extension RGBImage {
+    /// The image as PNG bytes.
+    public func pngData() throws -> Data {
+        var size = 0
+        var message = [CChar](repeating: 0, count: 256)
+        guard let bytes = ci_encode_png(pixels, Int32(width), Int32(height), &size, &message, message.count) else {
+            throw ModelError(String(cString: message))
+        }
+        defer { free(bytes) }
+        return Data(bytes: bytes, count: size)
+    }
+}

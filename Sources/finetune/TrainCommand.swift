@@ -16,7 +16,9 @@ struct TrainCommand: ParsableCommand {
         unfreeze as the schedule says, the base at --base-lr-mult times the rate. BatchNorm stays in \
         inference mode unless --train-bn. Writes to --output: best.h5 and last.h5 (Keras full-model \
         files that keras.models.load_model reads, and that finetune predict/evaluate use alone), \
-        history.csv, history.json, split.json (the validation split) and skipped.json (unreadable files).
+        history.csv, history.json, split.json (the validation split), skipped.json (unreadable files), and \
+        report.html (curves, per-class metrics, confusion matrix, validation images; opens from disk) with \
+        loss.png and accuracy.png.
         Ctrl-C or SIGTERM stops at the next step and saves resume.h5 (weights, optimizer state, schedule \
         position, random state); `finetune train --resume DIR` continues the run with its own flags and \
         ends with the same weights as a run that never stopped. An interrupted run exits with code 130.
@@ -267,8 +269,29 @@ struct TrainCommand: ParsableCommand {
             throw ExitCode(130)
         }
         try? FileManager.default.removeItem(at: outputURL.appendingPathComponent(Self.stateFile))
+        try writeReport(folder: folder, validation: split.validation, history: tuner.history, directory: outputURL)
         print("best validation accuracy \(String(format: "%.4f", best)); checkpoints in \(output)/best.h5 and \(output)/last.h5")
         if !folder.skipped.isEmpty { print("skipped \(folder.skipped.count) unreadable files (listed in \(output)/skipped.json)") }
+    }
+
+    /// report.html from the best checkpoint's predictions on the validation images (up to 48 shown).
+    private func writeReport(folder: ImageFolder, validation: [Int], history: [EpochRecord], directory: URL) throws {
+        var scores: ClassificationScores?
+        var samples: [(image: RGBImage, truth: String, predicted: String, probability: Float)] = []
+        let best = directory.appendingPathComponent("best.h5").path
+        if !validation.isEmpty, FileManager.default.fileExists(atPath: best) {
+            let (model, info) = try Checkpoint.load(best)
+            let predictions = try predictClasses(model, folder: folder, indices: validation, preprocessing: info.preprocessingMode)
+            scores = ClassificationScores(truth: validation.map { folder.labels[$0] }, predicted: predictions.map(\.label),
+                                          names: folder.classes)
+            for (index, prediction) in zip(validation, predictions).prefix(48) {
+                samples.append((folder.image(at: index), folder.classes[folder.labels[index]], folder.classes[prediction.label],
+                                prediction.probability))
+            }
+        }
+        try RunReport(title: "finetune \(base!.rawValue) on \(data!)", history: history, scores: scores, samples: samples)
+            .write(to: directory)
+        print("report: \(directory.appendingPathComponent("report.html").path)")
     }
 
     /// The arguments a resumed run re-parses: the original ones (a resumed run keeps its first arguments).

@@ -22,11 +22,20 @@ final class TrainingCommandTests: XCTestCase {
             XCTAssertTrue(train.stdout.contains(fragment), "missing '\(fragment)' in:\n\(train.stdout)")
         }
         XCTAssertTrue(train.stderr.contains("skipped \(data)/Sandal/notes.png"), train.stderr)
-        for file in ["best.h5", "last.h5", "history.csv", "history.json", "split.json", "skipped.json"] {
+        for file in ["best.h5", "last.h5", "history.csv", "history.json", "split.json", "skipped.json", "report.html",
+                     "loss.png", "accuracy.png"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: "\(run)/\(file)"), file)
         }
         let history = try String(contentsOfFile: "\(run)/history.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(history.count, 4, "a header and three epochs")
+        let report = try String(contentsOfFile: "\(run)/report.html", encoding: .utf8)
+        for fragment in ["<svg", "<polyline", "Confusion matrix", "Sandal", "data:image/png;base64,", "mistakes first"] {
+            XCTAssertTrue(report.contains(fragment), "report.html lacks \(fragment)")
+        }
+        for external in ["src='http", "src=\"http", "href=", "<link", "<script"] {
+            XCTAssertFalse(report.contains(external), "the report needs no network: \(external)")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(run)/loss.png")).prefix(4), Data([0x89, 0x50, 0x4E, 0x47]))
 
         // Predictions from the checkpoint alone, and Keras' own on the same images.
         let predict = try CLI.run(["predict", "--model", "\(run)/best.h5", "\(data)/Sneaker", "--top-k", "3"])
