@@ -65,12 +65,17 @@ public struct ImageFolder: Sendable {
 
     public var count: Int { files.count }
 
-    /// Images at `indices` as a preprocessed NHWC batch.
-    public func images(_ indices: [Int], preprocessing: Preprocessing) -> Tensor {
+    /// Images at `indices` as a preprocessed NHWC batch; with `view`, its seeded augmentation of each.
+    public func images(_ indices: [Int], preprocessing: Preprocessing, augmentation: Augmentation = Augmentation(),
+                       seed: UInt64 = 0, view: Int? = nil) -> Tensor {
         let stride = size * size * 3
         var data: [Float] = []
         data.reserveCapacity(indices.count * stride)
-        for i in indices { data += pixels[(i * stride)..<((i + 1) * stride)].map(Float.init) }
+        for i in indices {
+            let image = pixels[(i * stride)..<((i + 1) * stride)].map(Float.init)
+            guard let view else { data += image; continue }
+            data += augmentation.apply(image, size: size, seed: seed, image: i, view: view)
+        }
         var x = Tensor(shape: [indices.count, size, size, 3], data: data)
         preprocessing.apply(to: &x)
         return x

@@ -6,6 +6,7 @@ import Zoo
 import ZooIO
 
 extension OptimizerKind: ExpressibleByArgument {}
+extension Augmentation.Policy: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -86,6 +87,24 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Label smoothing ε in [0, 1).")
     var labelSmoothing: Float = 0
 
+    @Option(name: .long, help: "Augmentation policy for training images: none, light (flips, small rotations and zooms, brightness) or standard (also shifts, contrast, saturation, noise, blur).")
+    var augment: Augmentation.Policy = .none
+
+    @Option(name: .long, help: "Distinct augmented views per image (each epoch uses the next; frozen-base features are cached per view).")
+    var augmentViews: Int = 4
+
+    @Option(name: .long, help: "Override: largest rotation in degrees.")
+    var rotation: Float?
+
+    @Option(name: .long, help: "Override: largest zoom, as a fraction.")
+    var zoom: Float?
+
+    @Option(name: .long, help: "Override: largest brightness change, as a fraction.")
+    var brightness: Float?
+
+    @Flag(name: .long, inversion: .prefixedNo, help: "Override: random horizontal flips.")
+    var flip: Bool?
+
     @Option(name: .long, help: "Share of each class held out for validation.")
     var valSplit: Double = 0.2
 
@@ -118,6 +137,10 @@ struct TrainCommand: ParsableCommand {
         if !(0..<1).contains(valSplit) { throw ValidationError("--val-split must be in [0, 1), got \(valSplit)") }
         if let hidden, hidden < 1 { throw ValidationError("--hidden must be at least 1, got \(hidden)") }
         if l1 < 0 || l2 < 0 { throw ValidationError("--l1 and --l2 must be 0 or more") }
+        if augmentViews < 1 { throw ValidationError("--augment-views must be at least 1, got \(augmentViews)") }
+        for (flag, value) in [("--rotation", rotation), ("--zoom", zoom), ("--brightness", brightness)] where (value ?? 0) < 0 {
+            throw ValidationError("\(flag) must be 0 or more")
+        }
         if let classWeights, classWeights != "auto" { throw ValidationError("--class-weights takes 'auto', got '\(classWeights)'") }
         if let earlyStopping, earlyStopping < 1 { throw ValidationError("--early-stopping must be at least 1 epoch") }
         if schedule == nil {
@@ -216,8 +239,11 @@ struct TrainCommand: ParsableCommand {
                              classWeights: classWeights == "auto" ? balancedWeights(folder, split.train) : nil)
         let tuner = try FineTuner(model: model, groups: base.layerGroups, settings: settings)
 
-        let train = FolderImages(folder: folder, indices: split.train, preprocessing: spec.preprocessing)
-        let validation = split.validation.isEmpty ? nil : FolderImages(folder: folder, indices: split.validation, preprocessing: spec.preprocessing)
+        let augmentation = augmentationSettings()
+        let train = FolderImages(folder: folder, indices: split.train, preprocessing: spec.preprocessing,
+                                 augmentation: augmentation, views: augmentation.isIdentity ? 0 : augmentViews, seed: seed)
+        let validation = split.validation.isEmpty ? nil : FolderImages(folder: folder, indices: split.validation,
+                                                                       preprocessing: spec.preprocessing)
         try printPlan(folder: folder, split: split, recipe: recipe, tuner: tuner)
 
         let info = try CheckpointInfo(base: base, classes: folder.classes, imageSize: size, head: head, settings: flagRecord())
@@ -302,6 +328,16 @@ struct TrainCommand: ParsableCommand {
         return try JSONDecoder().decode([String].self, from: Data(saved.utf8))
     }
 
+    /// The policy with any per-transform overrides.
+    private func augmentationSettings() -> Augmentation {
+        var settings = Augmentation(augment)
+        if let rotation { settings.rotation = rotation }
+        if let zoom { settings.zoom = zoom }
+        if let brightness { settings.brightness = brightness }
+        if let flip { settings.horizontalFlip = flip }
+        return settings
+    }
+
     private func loadBaseWeights(_ backbone: Model, spec: Manifest.Model) throws {
         switch weights {
         case "none":
@@ -332,28 +368,35 @@ struct TrainCommand: ParsableCommand {
             print("  phase \(index + 1): \(phase.deepestGroup) for \(phase.epochs) epochs at \(phase.learningRate)\(baseRate), \(count) trainable parameters")
         }
         print("  BatchNorm: \(trainBn ? "batch statistics in unfrozen groups" : "inference mode throughout (statistics untouched)")")
+        print("  augmentation: \(augmentationSettings().isIdentity ? "none" : "\(augment.rawValue), \(augmentViews) views per image")")
         print("  optimizer \(optimizer.rawValue), batch \(batchSize), seed \(seed), output \(output)")
     }
 
     private func flagRecord() -> [String: String] {
         ["weights": weights, "schedule": schedule ?? "freeze \(freezeEpochs) of \(epochs)", "lr": "\(lr)",
          "base_lr_mult": "\(baseLrMult)", "optimizer": optimizer.rawValue, "batch_size": "\(batchSize)",
-         "train_bn": "\(trainBn)", "label_smoothing": "\(labelSmoothing)", "seed": "\(seed)", "data": data ?? ""]
+         "train_bn": "\(trainBn)", "label_smoothing": "\(labelSmoothing)", "augment": augment.rawValue, "seed": "\(seed)", "data": data ?? ""]
     }
 }
 
-/// Folder images seen by the fine-tuner: a subset (the training or validation split), preprocessed.
+/// Folder images seen by the fine-tuner: a subset (the training or validation split), preprocessed,
+/// with `views` seeded augmented versions of each.
 struct FolderImages: LabeledImages {
     let folder: ImageFolder
     let indices: [Int]
     let preprocessing: Preprocessing
+    var augmentation = Augmentation()
+    var views = 0
+    var seed: UInt64 = 0
 
     var count: Int { indices.count }
     var imageShape: [Int] { [folder.size, folder.size, 3] }
+    var augmentedViews: Int { views }
 
     func batch(_ positions: [Int], view: Int?) throws -> (images: Tensor, targets: Targets) {
         let chosen = positions.map { indices[$0] }
-        return (folder.images(chosen, preprocessing: preprocessing), .classes(chosen.map { folder.labels[$0] }))
+        let x = folder.images(chosen, preprocessing: preprocessing, augmentation: augmentation, seed: seed, view: view)
+        return (x, .classes(chosen.map { folder.labels[$0] }))
     }
 }
 
