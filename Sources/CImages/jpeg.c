@@ -2,6 +2,7 @@
 
 #include <stdio.h>  /* jpeglib.h needs FILE */
 #include <jpeglib.h>
+#include <jerror.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 struct failure {
     struct jpeg_error_mgr manager;
     jmp_buf jump;
+    int truncated;
 };
 
 static void on_error(j_common_ptr info) {
@@ -17,6 +19,12 @@ static void on_error(j_common_ptr info) {
 }
 
 static void ignore_message(j_common_ptr info) { (void)info; }
+
+/// libjpeg only warns when the data ends early and fills the rest with gray: treat that as an error.
+static void on_warning(j_common_ptr info, int level) {
+    struct failure *failure = (struct failure *)info->err;
+    if (level < 0 && info->err->msg_code == JWRN_JPEG_EOF) failure->truncated = 1;
+}
 
 uint8_t *ci_decode_jpeg(const uint8_t *data, size_t size, int *width, int *height,
                         char *error, size_t error_size) {
@@ -27,6 +35,8 @@ uint8_t *ci_decode_jpeg(const uint8_t *data, size_t size, int *width, int *heigh
     info.err = jpeg_std_error(&failure.manager);
     failure.manager.error_exit = on_error;
     failure.manager.output_message = ignore_message;
+    failure.manager.emit_message = on_warning;
+    failure.truncated = 0;
     if (setjmp(failure.jump)) {
         char message[JMSG_LENGTH_MAX];
         failure.manager.format_message((j_common_ptr)&info, message);
@@ -65,6 +75,13 @@ uint8_t *ci_decode_jpeg(const uint8_t *data, size_t size, int *width, int *heigh
                 memcpy(out + x * 3, row + x * 3, 3);
             }
         }
+    }
+    if (failure.truncated) {
+        snprintf(error, error_size, "truncated JPEG (the data ends before the image does)");
+        jpeg_destroy_decompress(&info);
+        free(pixels);
+        free(row);
+        return NULL;
     }
     jpeg_finish_decompress(&info);
     jpeg_destroy_decompress(&info);

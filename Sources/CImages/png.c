@@ -15,18 +15,31 @@ uint8_t *ci_decode_png(const uint8_t *data, size_t size, int *width, int *height
         return NULL;
     }
     // Palette, grayscale, 16-bit and alpha all become 8-bit RGB; alpha is composited on black.
-    image.format = PNG_FORMAT_RGB;
-    uint8_t *pixels = malloc(PNG_IMAGE_SIZE(image));
-    if (!pixels) {
+    // libpng takes 16-bit samples as linear light and would gamma-encode them on the way to 8 bits,
+    // so they are read as they are and scaled down here, as other decoders do.
+    int sixteen = (image.format & PNG_FORMAT_FLAG_LINEAR) != 0;
+    image.format = sixteen ? PNG_FORMAT_LINEAR_RGB : PNG_FORMAT_RGB;
+    size_t count = (size_t)image.width * image.height * 3;
+    void *buffer = malloc(PNG_IMAGE_SIZE(image));
+    uint8_t *pixels = sixteen ? malloc(count) : buffer;
+    if (!buffer || !pixels) {
         snprintf(error, error_size, "out of memory for a %ux%u image", image.width, image.height);
+        free(buffer);
+        if (sixteen) free(pixels);
         png_image_free(&image);
         return NULL;
     }
-    if (!png_image_finish_read(&image, NULL, pixels, 0, NULL)) {
+    if (!png_image_finish_read(&image, NULL, buffer, 0, NULL)) {
         snprintf(error, error_size, "corrupt or truncated PNG (%s)", image.message);
-        free(pixels);
+        free(buffer);
+        if (sixteen) free(pixels);
         png_image_free(&image);
         return NULL;
+    }
+    if (sixteen) {
+        const uint16_t *wide = buffer;
+        for (size_t i = 0; i < count; i++) pixels[i] = (uint8_t)((wide[i] + 128) / 257);
+        free(buffer);
     }
     *width = (int)image.width;
     *height = (int)image.height;

@@ -17,28 +17,52 @@ public struct RGBImage: Sendable {
     }
 }
 
-/// Decodes image files by their content (not their extension) to RGB.
+/// Decodes image files by their content (not their extension) to RGB: JPEG (EXIF orientation
+/// honoured; grayscale and CMYK too), PNG (8/16-bit, palette, grayscale, alpha), BMP, GIF (first frame).
 public enum ImageDecoder {
-    public static let extensions: Set<String> = ["jpg", "jpeg", "png"]
+    public static let extensions: Set<String> = ["jpg", "jpeg", "png", "bmp", "gif"]
 
     public static func decode(file path: String) throws -> RGBImage {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError("cannot read image \(path): it does not exist or is not readable")
+            throw ModelError("image \(path): \(unreadableReason(path))")
         }
         return try decode([UInt8](data), name: path)
     }
 
+    /// The format a file's first bytes announce.
+    public static func format(of bytes: [UInt8]) -> String {
+        if bytes.isEmpty { return "empty" }
+        if bytes.starts(with: [0xFF, 0xD8, 0xFF]) { return "JPEG" }
+        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return "PNG" }
+        if bytes.starts(with: Array("BM".utf8)) { return "BMP" }
+        if bytes.starts(with: Array("GIF8".utf8)) { return "GIF" }
+        if bytes.count >= 12, bytes.starts(with: Array("RIFF".utf8)), Array(bytes[8..<12]) == Array("WEBP".utf8) { return "WebP" }
+        if bytes.starts(with: [0x49, 0x49, 0x2A, 0x00]) || bytes.starts(with: [0x4D, 0x4D, 0x00, 0x2A]) { return "TIFF" }
+        return "unknown"
+    }
+
     public static func decode(_ bytes: [UInt8], name: String) throws -> RGBImage {
-        guard !bytes.isEmpty else { throw ModelError("image \(name) is an empty file") }
-        let decoder: (UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?,
-                      UnsafeMutablePointer<CChar>?, Int) -> UnsafeMutablePointer<UInt8>?
-        if bytes.starts(with: [0xFF, 0xD8, 0xFF]) {
-            decoder = ci_decode_jpeg
-        } else if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
-            decoder = ci_decode_png
-        } else {
-            throw ModelError("\(name) is not a JPEG or PNG image (its content says otherwise, whatever its extension)")
+        switch format(of: bytes) {
+        case "empty":
+            throw ModelError("image \(name) is an empty file")
+        case "JPEG":
+            return ImageFormats.orient(try decodeC(bytes, name: name, ci_decode_jpeg), ImageFormats.jpegOrientation(bytes))
+        case "PNG":
+            return try decodeC(bytes, name: name, ci_decode_png)
+        case "BMP":
+            return try ImageFormats.decodeBMP(bytes, name: name)
+        case "GIF":
+            return try ImageFormats.decodeGIF(bytes, name: name)
+        case "unknown":
+            throw ModelError("\(name) is not an image (its content is no JPEG, PNG, BMP or GIF, whatever its extension)")
+        case let other:
+            throw ModelError("image \(name) is \(other), which is not supported; convert it to PNG or JPEG")
         }
+    }
+
+    private static func decodeC(_ bytes: [UInt8], name: String,
+                                _ decoder: (UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?,
+                                            UnsafeMutablePointer<CChar>?, Int) -> UnsafeMutablePointer<UInt8>?) throws -> RGBImage {
         var width: Int32 = 0, height: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
         guard let pixels = decoder(bytes, bytes.count, &width, &height, &message, message.count) else {
@@ -132,7 +156,7 @@ public func imageFiles(_ arguments: [String]) throws -> [String] {
             files.append(argument)
         }
     }
-    guard !files.isEmpty else { throw ModelError("no .jpg, .jpeg or .png images in \(arguments.joined(separator: ", "))") }
+    guard !files.isEmpty else { throw ModelError("no .jpg, .jpeg, .png, .bmp or .gif images in \(arguments.joined(separator: ", "))") }
     return files
 }
 

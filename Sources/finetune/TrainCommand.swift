@@ -117,6 +117,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "'auto' weighs each class by the inverse of its share of the training images.")
     var classWeights: String?
 
+    @Flag(name: .long, help: "Stop before training if any file cannot be read as an image.")
+    var strict = false
+
     @Option(name: .long, help: "Folder for checkpoints and history (created).")
     var output: String = "runs/latest"
 
@@ -211,6 +214,10 @@ struct TrainCommand: ParsableCommand {
 
         log("reading \(data) at \(size)x\(size)")
         let folder = try ImageFolder(root: data, size: size)
+        if strict, !folder.skipped.isEmpty {
+            for skip in folder.skipped { log("bad file \(skip.path): \(skip.reason)") }
+            throw ModelError("--strict: \(folder.skipped.count) files in \(data) cannot be used (listed above); fix or remove them, or train without --strict to skip them")
+        }
         for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
         let split = folder.stratifiedSplit(validationFraction: valSplit, seed: seed)
         try writeJSON(["train": split.train.map { folder.files[$0] }, "validation": split.validation.map { folder.files[$0] }],

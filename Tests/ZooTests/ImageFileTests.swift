@@ -1,0 +1,83 @@
+import Core
+import Foundation
+import TestSupport
+import XCTest
+import ZooIO
+
+/// Every image format the loaders read, against Pillow's decoding of the same file, and every way a
+/// file can be bad: skipped with its reason, never fatal (Tests/fixtures/make_image_files.py).
+final class ImageFileTests: XCTestCase {
+    private static let directory: URL = {
+        let url = try! temporaryDirectory("image-files")
+        let made = try! python(["Tests/fixtures/make_image_files.py", url.path])
+        precondition(made.status == 0, made.stderr)
+        return url
+    }()
+
+    func testEveryFormatDecodesLikePillow() throws {
+        let good = Self.directory.appendingPathComponent("good/images").path
+        // Lossless formats must match exactly; JPEG within a few levels (IDCT and upsampling details);
+        // CMYK within the spread of CMYK→RGB formulas.
+        let tolerance: [String: Float] = ["baseline.jpg": 3, "progressive.jpg": 3, "gray.jpg": 3, "rotated.jpg": 3,
+                                          "really-a-jpeg.png": 3, "cmyk.jpg": 40]
+        let names = try FileManager.default.contentsOfDirectory(atPath: good).filter { !$0.hasSuffix(".npy") }.sorted()
+        XCTAssertEqual(names.count, 13)
+        for name in names {
+            let image = try ImageDecoder.decode(file: "\(good)/\(name)")
+            let expected = try NPY.read("\(good)/\(name).npy")
+            XCTAssertEqual([image.height, image.width, 3], expected.shape, name)
+            guard [image.height, image.width, 3] == expected.shape else { continue }
+            let ours = Tensor(shape: expected.shape, data: image.pixels.map(Float.init))
+            XCTAssertLessThanOrEqual(ours.maxAbsDifference(expected), tolerance[name] ?? 0, name)
+        }
+    }
+
+    func testBadFilesAreSkippedWithTheirReasons() throws {
+        let root = Self.directory.appendingPathComponent("bad").path
+        let folder = try ImageFolder(root: root, size: 32)
+        XCTAssertEqual(folder.classes, ["empty-class", "things"])
+        let reasons = Dictionary(folder.skipped.map { (($0.path as NSString).lastPathComponent, $0.reason) }, uniquingKeysWith: { a, _ in a })
+        let expected: [String: String] = [
+            "empty-class": "empty class folder", "zero-bytes.jpg": "empty file", "truncated.jpg": "truncated JPEG",
+            "truncated.png": "PNG", "corrupt.png": "PNG", "notes.jpg": "not an image", "photo.webp": "WebP, which is not supported",
+            "loop.jpg": "symbolic link", "a-folder.jpg": "a folder",
+        ]
+        for (file, fragment) in expected {
+            XCTAssertTrue(reasons[file]?.contains(fragment) == true, "\(file): \(reasons[file] ?? "not skipped")")
+        }
+        XCTAssertTrue(folder.files.contains { $0.hasSuffix("fine.png") })
+        // The file whose name is not UTF-8 is either read or reported, never lost and never fatal.
+        XCTAssertEqual(folder.files.count + folder.skipped.count, 11)
+    }
+
+    func testInspectAndStrictFromTheCommandLine() throws {
+        let root = Self.directory.appendingPathComponent("bad").path
+        let binary = URL(fileURLWithPath: CommandLine.arguments.first { $0.hasSuffix(".xctest") } ?? CommandLine.arguments[0])
+            .deletingLastPathComponent().appendingPathComponent("finetune")
+        let inspect = try execute(binary, ["data", "inspect", root])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        for fragment in ["things: ", "bad files: ", "truncated.jpg: ", "warning: class things (all) has", "formats: "] {
+            XCTAssertTrue(inspect.stdout.contains(fragment), "\(fragment) missing in:\n\(inspect.stdout)")
+        }
+        let strict = try execute(binary, ["--base", "resnet50", "--data", root, "--weights", "none", "--image-size", "32", "--strict",
+                                          "--output", Self.directory.appendingPathComponent("run").path])
+        XCTAssertEqual(strict.status, 1)
+        XCTAssertTrue(strict.stderr.contains("--strict:"), strict.stderr)
+        XCTAssertTrue(strict.stderr.contains("bad file"), strict.stderr)
+    }
+
+    func testDuplicatesAcrossSplitsAreFound() throws {
+        let root = try temporaryDirectory("splits")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let source = Self.directory.appendingPathComponent("good/images/rgb.png")
+        for split in ["train", "val"] {
+            let folder = root.appendingPathComponent("\(split)/cats")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: source, to: folder.appendingPathComponent("a.png"))
+        }
+        let report = try DataInspection.inspect(root.path)
+        XCTAssertEqual(report.duplicates.count, 1)
+        XCTAssertEqual(report.duplicates.first?.acrossSplits, true)
+        XCTAssertTrue(report.warnings.contains { $0.contains("several splits") })
+    }
+}
