@@ -21,6 +21,19 @@ struct ClassificationScores: Codable {
     let confusion: [[Int]]
     let images: Int
     let skipped: [ImageFolder.Skipped]
+    /// One-vs-rest ROC AUC per class and their mean (when probabilities were given).
+    var rocAUC: [Double?] = []
+    var macroROCAUC: Double?
+    /// The images the model is most wrong about: highest loss first.
+    var topLosses: [TopLoss] = []
+
+    struct TopLoss: Codable {
+        let file: String
+        let truth: String
+        let predicted: String
+        let probabilityOfTruth: Double
+        let loss: Double
+    }
 
     init(truth: [Int], predicted: [Int], names: [String], skipped: [ImageFolder.Skipped] = []) {
         let k = names.count
@@ -44,21 +57,42 @@ struct ClassificationScores: Codable {
     }
 }
 
-/// The top class and its probability for folder images, in batches of 32.
-func predictClasses(_ model: Model, folder: ImageFolder, indices: [Int], preprocessing: Preprocessing) throws
-    -> [(label: Int, probability: Float)] {
-    var result: [(label: Int, probability: Float)] = []
+/// A model's class probabilities for one image.
+struct Prediction {
+    let probabilities: [Float]
+    var label: Int { probabilities.firstIndex(of: probabilities.max()!)! }
+    var probability: Float { probabilities[label] }
+}
+
+/// Predictions for folder images, in batches of 32.
+func predictClasses(_ model: Model, folder: ImageFolder, indices: [Int], preprocessing: Preprocessing) throws -> [Prediction] {
+    var result: [Prediction] = []
     for start in stride(from: 0, to: indices.count, by: 32) {
         let chunk = Array(indices[start..<min(start + 32, indices.count)])
         let probabilities = try model.predict(folder.images(chunk, preprocessing: preprocessing))
         let k = probabilities.count / max(chunk.count, 1)
-        for row in chunk.indices {
-            let p = probabilities.data[(row * k)..<((row + 1) * k)]
-            let best = p.firstIndex(of: p.max()!)!
-            result.append((best - row * k, p[best]))
-        }
+        for row in chunk.indices { result.append(Prediction(probabilities: Array(probabilities.data[(row * k)..<((row + 1) * k)]))) }
     }
     return result
+}
+
+/// One-vs-rest ROC AUC per class (the rank statistic, ties shared); nil for a class with no positives or no negatives.
+func rocAUC(truth: [Int], probabilities: [[Float]], classes: Int) -> [Double?] {
+    (0..<classes).map { c in
+        let scored = zip(truth, probabilities).map { (score: $1[c], positive: $0 == c) }.sorted { $0.score < $1.score }
+        let positives = scored.filter(\.positive).count, negatives = scored.count - positives
+        guard positives > 0, negatives > 0 else { return nil }
+        var rankSum = 0.0
+        var i = 0
+        while i < scored.count {
+            var j = i
+            while j + 1 < scored.count && scored[j + 1].score == scored[i].score { j += 1 }
+            let rank = Double(i + j) / 2 + 1
+            for k in i...j where scored[k].positive { rankSum += rank }
+            i = j + 1
+        }
+        return (rankSum - Double(positives * (positives + 1)) / 2) / Double(positives * negatives)
+    }
 }
 
 

@@ -9,8 +9,9 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Score a checkpoint on a folder with one sub-folder per class.",
         discussion: """
-        Prints accuracy, per-class precision, recall and F1, their macro and weighted averages, the \
-        confusion matrix and the most confused pairs; --json writes the same as JSON.
+        Prints accuracy, per-class precision, recall, F1 and one-vs-rest ROC AUC, their macro and weighted \
+        averages, the confusion matrix, the most confused pairs and the images with the highest loss; \
+        --json writes the same as JSON.
         Example: finetune evaluate --model runs/latest/best.h5 --data flowers-test/ --json scores.json
         """)
 
@@ -29,16 +30,26 @@ struct EvaluateCommand: ParsableCommand {
         for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
         let k = info.classes.count
         let predictions = try predictClasses(net, folder: folder, indices: Array(0..<folder.count), preprocessing: info.preprocessingMode)
-        let scores = ClassificationScores(truth: folder.labels, predicted: predictions.map(\.label), names: info.classes,
+        var scores = ClassificationScores(truth: folder.labels, predicted: predictions.map(\.label), names: info.classes,
                                           skipped: folder.skipped)
+        scores.rocAUC = rocAUC(truth: folder.labels, probabilities: predictions.map(\.probabilities), classes: k)
+        let known = scores.rocAUC.compactMap { $0 }
+        scores.macroROCAUC = known.isEmpty ? nil : known.reduce(0, +) / Double(known.count)
+        scores.topLosses = zip(folder.files, zip(folder.labels, predictions)).map { file, pair in
+            let p = Double(max(pair.1.probabilities[pair.0], 1e-12))
+            return ClassificationScores.TopLoss(file: file, truth: info.classes[pair.0], predicted: info.classes[pair.1.label],
+                                                probabilityOfTruth: p, loss: -log(p))
+        }.sorted { $0.loss > $1.loss }.prefix(10).map { $0 }
         let confusion = scores.confusion
         print(String(format: "accuracy %.4f on %d images", scores.accuracy, scores.images))
-        print("class".padding(toLength: 20, withPad: " ", startingAt: 0) + " precision  recall     f1  support")
-        for c in scores.classes {
+        print("class".padding(toLength: 20, withPad: " ", startingAt: 0) + " precision  recall     f1  ROC AUC  support")
+        for (c, auc) in zip(scores.classes, scores.rocAUC) {
+            let aucText = (auc.map { String(format: "%.4f", $0) } ?? "-").leftPadded(8)
             print(c.name.padding(toLength: 20, withPad: " ", startingAt: 0)
-                  + String(format: " %9.4f %7.4f %6.4f %8d", c.precision, c.recall, c.f1, c.support))
+                  + String(format: " %9.4f %7.4f %6.4f ", c.precision, c.recall, c.f1) + aucText + String(format: " %8d", c.support))
         }
-        print(String(format: "macro F1 %.4f, weighted F1 %.4f", scores.macroF1, scores.weightedF1))
+        print(String(format: "macro F1 %.4f, weighted F1 %.4f", scores.macroF1, scores.weightedF1)
+              + (scores.macroROCAUC.map { String(format: ", macro ROC AUC %.4f", $0) } ?? ""))
         print("confusion (rows: true, columns: predicted):")
         for (i, row) in confusion.enumerated() { print("  \(info.classes[i]): \(row.map(String.init).joined(separator: " "))") }
         var confused: [(truth: Int, predicted: Int, count: Int)] = []
@@ -48,6 +59,14 @@ struct EvaluateCommand: ParsableCommand {
         for pair in confused.sorted(by: { $0.count > $1.count }).prefix(5) {
             print("  most confused: \(info.classes[pair.truth]) taken for \(info.classes[pair.predicted]) \(pair.count) times")
         }
+        print("top losses:")
+        for t in scores.topLosses.prefix(5) {
+            print("  \(t.file): true \(t.truth), predicted \(t.predicted), p(true) " + String(format: "%.4f", t.probabilityOfTruth))
+        }
         if let json { try writeJSON(scores, to: URL(fileURLWithPath: json)) }
     }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }

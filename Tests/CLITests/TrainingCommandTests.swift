@@ -62,11 +62,27 @@ final class TrainingCommandTests: XCTestCase {
         let scores = directory.appendingPathComponent("scores.json").path
         let evaluate = try CLI.run(["evaluate", "--model", "\(run)/best.h5", "--data", data, "--json", scores])
         XCTAssertEqual(evaluate.status, 0, evaluate.stderr)
-        XCTAssertTrue(evaluate.stdout.contains("accuracy"), evaluate.stdout)
-        XCTAssertTrue(evaluate.stdout.contains("confusion"), evaluate.stdout)
+        for fragment in ["accuracy", "confusion", "ROC AUC", "macro ROC AUC", "top losses:"] {
+            XCTAssertTrue(evaluate.stdout.contains(fragment), "\(fragment) missing:\n\(evaluate.stdout)")
+        }
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scores))) as! [String: Any]
         XCTAssertEqual(json["images"] as? Int, 90)
         XCTAssertEqual((json["confusion"] as? [[Int]])?.joined().reduce(0, +), 90)
+        XCTAssertEqual((json["rocAUC"] as? [Any])?.count, 3)
+        XCTAssertEqual((json["topLosses"] as? [Any])?.count, 10)
+
+        // A small search over two learning rates keeps only the winner's checkpoint.
+        let search = directory.appendingPathComponent("search").path
+        let searched = try CLI.run(["search", "--base", "resnet50", "--data", data, "--weights", "none", "--image-size", "32",
+                                    "--lr", "1e-3,3e-2", "--epochs", "1", "--freeze-epochs", "1", "--output", search])
+        XCTAssertEqual(searched.status, 0, searched.stderr)
+        let results = try String(contentsOfFile: "\(search)/results.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(results.count, 3)
+        let accuracies = results.dropFirst().map { Float($0.split(separator: ",")[5])! }
+        XCTAssertEqual(accuracies, accuracies.sorted(by: >), "results are sorted best first")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(search)/best.h5"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(search)/trial-1/best.h5"))
+        XCTAssertTrue(searched.stdout.contains("best: trial"), searched.stdout)
     }
 
     func testTrainingMistakesAreClearBeforeAnyWork() throws {
