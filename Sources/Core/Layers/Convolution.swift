@@ -36,12 +36,8 @@ public final class Conv2D: FusableConvolution {
     }
 
     public func forward(_ input: Tensor, epilogue: Epilogue) throws -> Tensor {
-        let bias = useBias ? parameters[1] : nil
-        return try cache.run(input, filters: filters, kernel: kernelSize, strides: strides, padding: padding,
-                             depthwise: false, hasBias: useBias || epilogue.shift != nil, relu: epilogue.relu,
-                             stamp: parameters.map(\.version) + epilogue.stamp) {
-            epilogue.fold(kernel: parameters[0].value.data, bias: bias?.value.data, channels: filters)
-        }
+        try cache.convolve(input, kernel: parameters[0], bias: useBias ? parameters[1] : nil, filters: filters,
+                           kernelSize: kernelSize, strides: strides, padding: padding, depthwise: false, epilogue: epilogue)
     }
 }
 
@@ -79,12 +75,8 @@ public final class DepthwiseConv2D: FusableConvolution {
     public func forward(_ inputs: [Tensor]) throws -> Tensor { try forward(inputs[0], epilogue: .none) }
 
     public func forward(_ input: Tensor, epilogue: Epilogue) throws -> Tensor {
-        let bias = useBias ? parameters[1] : nil
-        return try cache.run(input, filters: filters, kernel: kernelSize, strides: strides, padding: padding,
-                             depthwise: true, hasBias: useBias || epilogue.shift != nil, relu: epilogue.relu,
-                             stamp: parameters.map(\.version) + epilogue.stamp) {
-            epilogue.fold(kernel: parameters[0].value.data, bias: bias?.value.data, channels: filters)
-        }
+        try cache.convolve(input, kernel: parameters[0], bias: useBias ? parameters[1] : nil, filters: filters,
+                           kernelSize: kernelSize, strides: strides, padding: padding, depthwise: true, epilogue: epilogue)
     }
 }
 
@@ -138,12 +130,9 @@ public final class SeparableConv2D: FusableConvolution {
     }
 
     func pointwise(_ spread: Tensor, epilogue: Epilogue) throws -> Tensor {
-        let bias = useBias ? parameters[2] : nil
-        return try pointwiseCache.run(spread, filters: filters, kernel: (1, 1), strides: (1, 1), padding: .valid,
-                                      depthwise: false, hasBias: useBias || epilogue.shift != nil,
-                                      relu: epilogue.relu, stamp: parameters.map(\.version) + epilogue.stamp) {
-            epilogue.fold(kernel: parameters[1].value.data, bias: bias?.value.data, channels: filters)
-        }
+        try pointwiseCache.convolve(spread, kernel: parameters[1], bias: useBias ? parameters[2] : nil, filters: filters,
+                                    kernelSize: (1, 1), strides: (1, 1), padding: .valid, depthwise: false, epilogue: epilogue,
+                                    stamp: parameters.map(\.version))
     }
 }
 

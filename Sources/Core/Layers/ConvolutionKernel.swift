@@ -38,6 +38,19 @@ final class ConvolutionCache {
     }
 }
 
+extension ConvolutionCache {
+    /// Convolves with `kernel` and `bias` after folding `epilogue` into them; `stamp` (default: the
+    /// two parameters' versions) says when the folded weights must be recomputed.
+    func convolve(_ input: Tensor, kernel: Parameter, bias: Parameter?, filters: Int, kernelSize: (Int, Int),
+                  strides: (Int, Int), padding: Padding, depthwise: Bool, epilogue: Epilogue, stamp: [Int]? = nil) throws -> Tensor {
+        let versions = stamp ?? [kernel.version, bias?.version ?? 0]
+        return try run(input, filters: filters, kernel: kernelSize, strides: strides, padding: padding, depthwise: depthwise,
+                       hasBias: bias != nil || epilogue.shift != nil, relu: epilogue.relu, stamp: versions + epilogue.stamp) {
+            epilogue.fold(kernel: kernel.value.data, bias: bias?.value.data, channels: filters)
+        }
+    }
+}
+
 /// oneDNN's description of a convolution over an NHWC input, with TensorFlow's padding placement.
 func convolutionDescriptor(_ shape: [Int], filters: Int, kernel: (Int, Int), strides: (Int, Int), padding: Padding,
                            depthwise: Bool, hasBias: Bool, relu: Bool) throws -> (ck_conv_desc, WindowGeometry) {
