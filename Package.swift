@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
     targets: [
         // C libraries from Debian, found by pkg-config where Debian ships a .pc file.
@@ -33,6 +34,7 @@ let package = Package(
         .target(name: "ZooIO", dependencies: [
             "Core", "Zoo", "CHDF5", "CImages", "CZlib",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftCSV", package: "SwiftCSV"),
         ]),
         // Fine-tuning runs: freezing recipes, learning-rate policies, cached features, history.
         .target(name: "FineTune", dependencies: ["Core", "Zoo"]),

@@ -1,8 +1,12 @@
 import Core
 import Foundation
+import SwiftCSV
 import Zoo
 
-/// A folder with one sub-folder per class (`flowers/daisy/*.jpg`), classes in name order.
+/// A labelled image set in one of two layouts, classes in name order:
+/// - a folder with one sub-folder per class (`flowers/daisy/*.jpg`);
+/// - the CSV layout: a folder with a CSV file (file name, then the label, or several labels separated
+///   by `;` or `|` for multi-label data, or no label column for a test set) and an `images/` sub-folder.
 /// Images are decoded once, resized to the model's input size and kept as bytes; a file that cannot
 /// be decoded is skipped and reported, never fatal.
 public struct ImageFolder: Sendable {
@@ -15,52 +19,100 @@ public struct ImageFolder: Sendable {
     public let classes: [String]
     public let size: Int
     public private(set) var files: [String] = []
-    public private(set) var labels: [Int] = []
+    /// Each image's classes: one for single-label data, several for multi-label, none for an unlabelled test CSV.
+    public private(set) var labelSets: [[Int]] = []
+    /// True for the CSV layout with several labels on some row.
+    public private(set) var isMultiLabel = false
+    /// The first (for single-label data, the only) class of each image.
+    public var labels: [Int] { labelSets.map { $0.first ?? -1 } }
     public private(set) var skipped: [Skipped] = []
     /// RGB bytes, `size`×`size`, one image after another.
     private var pixels: [UInt8] = []
 
-    /// Reads `root`; with `classes` given (a checkpoint's), sub-folders must be among them.
+    /// Reads `root`; with `classes` given (a checkpoint's), its labels must be among them.
     public init(root: String, size: Int, classes known: [String]? = nil) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ModelError("data folder \(root) does not exist; pass a folder with one sub-folder of images per class")
         }
-        let found = try FileManager.default.contentsOfDirectory(atPath: root).filter { name in
-            var sub: ObjCBool = false
-            return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: "\(root)/\(name)", isDirectory: &sub) && sub.boolValue
-        }.sorted()
-        guard !found.isEmpty else {
-            throw ModelError("data folder \(root) has no class sub-folders; put each class's images in its own sub-folder")
-        }
-        if let known {
-            let unknown = found.filter { !known.contains($0) }
-            guard unknown.isEmpty else {
-                throw ModelError("\(root) has classes the model does not know: \(unknown.joined(separator: ", ")); the model knows \(known.joined(separator: ", "))")
-            }
-        }
         self.root = root
         self.size = size
-        self.classes = known ?? found
-        for name in found {
-            let label = classes.firstIndex(of: name)!
-            let folder = "\(root)/\(name)"
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder).sorted()) ?? []
-            let images = entries.filter { !$0.hasPrefix(".") }
-            if images.isEmpty { skipped.append(Skipped(path: folder, reason: "empty class folder")) }
-            for entry in images {
-                let path = "\(folder)/\(entry)"
-                do {
-                    let image = try ImageDecoder.decode(file: path)
-                    pixels += image.resizedPixels(width: size, height: size).map { UInt8(max(0, min(255, $0.rounded()))) }
-                    files.append(path)
-                    labels.append(label)
-                } catch {
-                    skipped.append(Skipped(path: path, reason: "\(error)"))
-                }
+        let entries = try FileManager.default.contentsOfDirectory(atPath: root).filter { !$0.hasPrefix(".") }.sorted()
+        let csvFiles = entries.filter { $0.lowercased().hasSuffix(".csv") }
+        if !csvFiles.isEmpty, entries.contains("images") {
+            let table = try Self.readCSV(root: root, files: csvFiles)
+            let found = Array(Set(table.flatMap(\.labels))).sorted()
+            classes = try Self.check(found, against: known, root: root)
+            isMultiLabel = table.contains { $0.labels.count > 1 }
+            for row in table {
+                add(path: "\(root)/images/\(row.file)", labels: row.labels.map { classes.firstIndex(of: $0)! })
+            }
+        } else {
+            let found = entries.filter { name in
+                var sub: ObjCBool = false
+                return FileManager.default.fileExists(atPath: "\(root)/\(name)", isDirectory: &sub) && sub.boolValue
+            }
+            guard !found.isEmpty else {
+                throw ModelError("data folder \(root) has no class sub-folders and no CSV file with an images/ folder; put each class's images in its own sub-folder")
+            }
+            classes = try Self.check(found, against: known, root: root)
+            for name in found {
+                let folder = "\(root)/\(name)"
+                let images = ((try? FileManager.default.contentsOfDirectory(atPath: folder).sorted()) ?? []).filter { !$0.hasPrefix(".") }
+                if images.isEmpty { skipped.append(Skipped(path: folder, reason: "empty class folder")) }
+                for entry in images { add(path: "\(folder)/\(entry)", labels: [classes.firstIndex(of: name)!]) }
             }
         }
         guard !files.isEmpty else { throw ModelError("no readable images in \(root)") }
+    }
+
+    /// Decodes one image into the store, or records why it cannot be used.
+    private mutating func add(path: String, labels: [Int]) {
+        do {
+            let image = try ImageDecoder.decode(file: path)
+            pixels += image.resizedPixels(width: size, height: size).map { UInt8(max(0, min(255, $0.rounded()))) }
+            files.append(path)
+            labelSets.append(labels)
+        } catch {
+            skipped.append(Skipped(path: path, reason: "\(error)"))
+        }
+    }
+
+    private static func check(_ found: [String], against known: [String]?, root: String) throws -> [String] {
+        guard let known else { return found }
+        let unknown = found.filter { !known.contains($0) }
+        guard unknown.isEmpty else {
+            throw ModelError("\(root) has classes the model does not know: \(unknown.joined(separator: ", ")); the model knows \(known.joined(separator: ", "))")
+        }
+        return known
+    }
+
+    /// Rows of the CSV layout: a file name and its labels (none in a test set's CSV).
+    private static func readCSV(root: String, files: [String]) throws -> [(file: String, labels: [String])] {
+        let name = files.first { $0.lowercased() == "labels.csv" } ?? files[0]
+        guard files.count == 1 || name.lowercased() == "labels.csv" else {
+            throw ModelError("\(root) has several CSV files (\(files.joined(separator: ", "))); name the one with the labels labels.csv")
+        }
+        let path = "\(root)/\(name)"
+        let csv: CSV<Enumerated>
+        do {
+            csv = try CSV<Enumerated>(url: URL(fileURLWithPath: path), delimiter: .comma)
+        } catch {
+            throw ModelError("\(path) is not a readable CSV file: \(error)")
+        }
+        guard !csv.header.isEmpty else { throw ModelError("\(path) is empty; it needs a header and a row per image") }
+        let images = Set((try? FileManager.default.contentsOfDirectory(atPath: "\(root)/images")) ?? [])
+        return csv.rows.filter { !($0.first ?? "").isEmpty }.map { row in
+            // File names may come without their extension (Kaggle style): find the image that has one.
+            var file = row[0].trimmingCharacters(in: .whitespaces)
+            if !images.contains(file), let match = ImageDecoder.extensions.map({ "\(file).\($0)" }).first(where: images.contains) {
+                file = match
+            }
+            let labels = row.count > 1
+                ? row[1].split(whereSeparator: { $0 == ";" || $0 == "|" }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                : []
+            return (file, labels)
+        }
     }
 
     public var count: Int { files.count }
@@ -85,6 +137,13 @@ public struct ImageFolder: Sendable {
     public func image(at index: Int) -> RGBImage {
         let stride = size * size * 3
         return RGBImage(width: size, height: size, pixels: Array(pixels[(index * stride)..<((index + 1) * stride)]))
+    }
+
+    /// Multi-hot targets (one row of 0/1 per image) for multi-label training.
+    public func multiHot(_ indices: [Int]) -> Tensor {
+        var rows = [Float](repeating: 0, count: indices.count * classes.count)
+        for (row, i) in indices.enumerated() { for label in labelSets[i] { rows[row * classes.count + label] = 1 } }
+        return Tensor(shape: [indices.count, classes.count], data: rows)
     }
 
     /// A seeded split that keeps each class's share: (training indices, validation indices).

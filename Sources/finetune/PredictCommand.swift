@@ -9,7 +9,9 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Predict the classes of images with a checkpoint alone; writes CSV.",
         discussion: """
-        CSV columns: file, class, probability, top_k (CLASS:PROBABILITY pairs separated by ';').
+        PATH may also be a test folder in the CSV layout (a CSV of file names and an images/ folder): its \
+        files are predicted in the CSV's order. CSV columns: file, class (multi-label models: every class \
+        at probability 0.5 or more, separated by ';'), probability, top_k (CLASS:PROBABILITY pairs separated by ';').
         Examples:
           finetune predict --model runs/latest/best.h5 photo.jpg more-photos/
           finetune predict --model runs/latest/best.h5 test/ --top-k 3 --output predictions.csv
@@ -34,26 +36,54 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let (net, info) = try Checkpoint.load(model)
-        let files = try imageFiles(paths)
         var csv = "file,class,probability,top_k\n"
-        for start in stride(from: 0, to: files.count, by: 32) {
-            let chunk = Array(files[start..<min(start + 32, files.count)])
-            let x = try imageBatch(chunk, height: info.imageSize, width: info.imageSize, preprocessing: info.preprocessingMode)
-            let probabilities = try net.predict(x)
-            let k = info.classes.count
-            for (row, file) in chunk.enumerated() {
-                let p = Array(probabilities.data[(row * k)..<((row + 1) * k)])
-                let ranked = p.indices.sorted { p[$0] > p[$1] }.prefix(topK)
-                let top = ranked.map { "\(info.classes[$0]):\(String(format: "%.4f", p[$0]))" }.joined(separator: ";")
-                csv += "\(csvField(file)),\(csvField(info.classes[ranked.first!])),\(String(format: "%.6f", p[ranked.first!])),\(csvField(top))\n"
+        var written = 0
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            let csvLayout = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+                && FileManager.default.fileExists(atPath: "\(path)/images")
+                && ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).contains { $0.lowercased().hasSuffix(".csv") }
+            if csvLayout {
+                // A test set in the CSV layout: predict the files its CSV lists, in its order.
+                let folder = try ImageFolder(root: path, size: info.imageSize, classes: info.classes)
+                for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
+                for start in stride(from: 0, to: folder.count, by: 32) {
+                    let indices = Array(start..<min(start + 32, folder.count))
+                    let probabilities = try net.predict(folder.images(indices, preprocessing: info.preprocessingMode))
+                    csv += rows(indices.map { (folder.files[$0] as NSString).lastPathComponent }, probabilities, info)
+                    written += indices.count
+                }
+            } else {
+                let files = try imageFiles([path])
+                for start in stride(from: 0, to: files.count, by: 32) {
+                    let chunk = Array(files[start..<min(start + 32, files.count)])
+                    let x = try imageBatch(chunk, height: info.imageSize, width: info.imageSize, preprocessing: info.preprocessingMode)
+                    csv += rows(chunk, try net.predict(x), info)
+                    written += chunk.count
+                }
             }
         }
         if let output {
             try csv.write(toFile: output, atomically: true, encoding: .utf8)
-            log("wrote \(files.count) predictions to \(output)")
+            log("wrote \(written) predictions to \(output)")
         } else {
             print(csv, terminator: "")
         }
+    }
+
+    /// CSV rows: the top class (multi-label: every class at 0.5 or more, `;`-separated), its probability, the top k.
+    private func rows(_ names: [String], _ probabilities: Tensor, _ info: CheckpointInfo) -> String {
+        let k = info.classes.count
+        var text = ""
+        for (row, name) in names.enumerated() {
+            let p = Array(probabilities.data[(row * k)..<((row + 1) * k)])
+            let ranked = p.indices.sorted { p[$0] > p[$1] }
+            let top = ranked.prefix(topK).map { "\(info.classes[$0]):\(String(format: "%.4f", p[$0]))" }.joined(separator: ";")
+            let label = info.multiLabel ? p.indices.filter { p[$0] >= 0.5 }.map { info.classes[$0] }.joined(separator: ";")
+                : info.classes[ranked[0]]
+            text += "\(csvField(name)),\(csvField(label)),\(String(format: "%.6f", p[ranked[0]])),\(csvField(top))\n"
+        }
+        return text
     }
 }
 

@@ -117,6 +117,12 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "'auto' weighs each class by the inverse of its share of the training images.")
     var classWeights: String?
 
+    @Flag(name: .long, help: "Several labels per image (sigmoid outputs); set by itself for multi-label CSV data.")
+    var multilabel = false
+
+    @Option(name: .long, help: "Threads for the math (default: every core).")
+    var threads: Int?
+
     @Flag(name: .long, help: "Stop before training if any file cannot be read as an image.")
     var strict = false
 
@@ -140,6 +146,7 @@ struct TrainCommand: ParsableCommand {
         if !(0..<1).contains(valSplit) { throw ValidationError("--val-split must be in [0, 1), got \(valSplit)") }
         if let hidden, hidden < 1 { throw ValidationError("--hidden must be at least 1, got \(hidden)") }
         if l1 < 0 || l2 < 0 { throw ValidationError("--l1 and --l2 must be 0 or more") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if augmentViews < 1 { throw ValidationError("--augment-views must be at least 1, got \(augmentViews)") }
         for (flag, value) in [("--rotation", rotation), ("--zoom", zoom), ("--brightness", brightness)] where (value ?? 0) < 0 {
             throw ValidationError("\(flag) must be 0 or more")
@@ -206,6 +213,7 @@ struct TrainCommand: ParsableCommand {
 
     private func train(resuming statePath: String?) throws {
         let (base, data) = (self.base!, self.data!)
+        if let threads { setenv("OMP_NUM_THREADS", "\(threads)", 1) }
         let spec = try Manifest.shared.model(base)
         let size = imageSize ?? spec.defaultInputSize
         let recipe = try recipe()
@@ -231,6 +239,9 @@ struct TrainCommand: ParsableCommand {
         head.dropout = dropout
         head.hidden = hidden
         head.seed = seed
+        let multiLabel = multilabel || folder.isMultiLabel
+        head.multiLabel = multiLabel
+        if multiLabel && classWeights != nil { throw ModelError("--class-weights applies to single-label data only") }
         let model = try Head.attach(to: backbone, head)
 
         var settings = FineTuneSettings()
@@ -242,8 +253,9 @@ struct TrainCommand: ParsableCommand {
         settings.trainBatchNorm = trainBn
         settings.seed = seed
         settings.earlyStoppingPatience = earlyStopping
-        settings.loss = Loss(.softmaxCrossEntropy, labelSmoothing: labelSmoothing,
-                             classWeights: classWeights == "auto" ? balancedWeights(folder, split.train) : nil)
+        settings.loss = multiLabel ? Loss(.sigmoidBinaryCrossEntropy, labelSmoothing: labelSmoothing)
+            : Loss(.softmaxCrossEntropy, labelSmoothing: labelSmoothing,
+                   classWeights: classWeights == "auto" ? balancedWeights(folder, split.train) : nil)
         let tuner = try FineTuner(model: model, groups: base.layerGroups, settings: settings)
 
         let augmentation = augmentationSettings()
@@ -312,7 +324,7 @@ struct TrainCommand: ParsableCommand {
         var scores: ClassificationScores?
         var samples: [(image: RGBImage, truth: String, predicted: String, probability: Float)] = []
         let best = directory.appendingPathComponent("best.h5").path
-        if !validation.isEmpty, FileManager.default.fileExists(atPath: best) {
+        if !validation.isEmpty, !folder.isMultiLabel, FileManager.default.fileExists(atPath: best) {
             let (model, info) = try Checkpoint.load(best)
             let predictions = try predictClasses(model, folder: folder, indices: validation, preprocessing: info.preprocessingMode)
             scores = ClassificationScores(truth: validation.map { folder.labels[$0] }, predicted: predictions.map(\.label),
@@ -403,7 +415,7 @@ struct FolderImages: LabeledImages {
     func batch(_ positions: [Int], view: Int?) throws -> (images: Tensor, targets: Targets) {
         let chosen = positions.map { indices[$0] }
         let x = folder.images(chosen, preprocessing: preprocessing, augmentation: augmentation, seed: seed, view: view)
-        return (x, .classes(chosen.map { folder.labels[$0] }))
+        return (x, folder.isMultiLabel ? .multiHot(folder.multiHot(chosen)) : .classes(chosen.map { folder.labels[$0] }))
     }
 }
 

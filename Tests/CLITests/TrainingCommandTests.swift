@@ -144,3 +144,55 @@ final class ResumeCommandTests: XCTestCase {
         XCTAssertEqual(history.count, 4, "the resumed history continues the interrupted one")
     }
 }
+
+/// The CSV layout: single- and multi-label training sets, and a test set whose CSV has no labels.
+final class CSVLayoutTests: XCTestCase {
+    func testMultiLabelCSVTrainsPredictsAndLoadsInKeras() throws {
+        let directory = try temporaryDirectory("csv")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (train, test) = (directory.appendingPathComponent("train").path, directory.appendingPathComponent("test").path)
+        XCTAssertEqual(try python(["Tests/fixtures/make_folder_dataset.py", train, "20", "5", "7", "8", "--csv", "--pairs"]).status, 0)
+        XCTAssertEqual(try python(["Tests/fixtures/make_folder_dataset.py", test, "4", "5", "7", "--csv", "--unlabelled", "--test"]).status, 0)
+        let run = directory.appendingPathComponent("run").path
+        let trained = try CLI.run(["--base", "resnet50", "--data", train, "--weights", "none", "--image-size", "32",
+                                   "--schedule", "head:3@1e-2", "--output", run])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        XCTAssertTrue(trained.stdout.contains("3 classes, 48 training and 12 validation images"), trained.stdout)
+        let (_, info) = try Checkpoint.load("\(run)/best.h5")
+        XCTAssertTrue(info.multiLabel)
+        XCTAssertEqual(info.classes, ["Bag", "Sandal", "Sneaker"])
+
+        let predicted = try CLI.run(["predict", "--model", "\(run)/best.h5", test])
+        XCTAssertEqual(predicted.status, 0, predicted.stderr)
+        let rows = predicted.stdout.split(separator: "\n")
+        XCTAssertEqual(rows.count, 9, "a header and the 8 files the test CSV lists")
+        XCTAssertTrue(rows[1].hasPrefix("0000.png,"), String(rows[1]))
+        let probabilities = rows.dropFirst().flatMap { row in
+            row.split(separator: ",").last!.split(separator: ";").map { Float($0.split(separator: ":")[1])! }
+        }
+        XCTAssertTrue(probabilities.allSatisfy { (0...1).contains($0) }, "sigmoid outputs")
+
+        // Keras reads the multi-label checkpoint and gives the same sigmoid outputs.
+        let folder = try ImageFolder(root: test, size: 32, classes: info.classes)
+        let x = directory.appendingPathComponent("x.npy").path, y = directory.appendingPathComponent("y.npy").path
+        try NPY.write(folder.images(Array(0..<folder.count), preprocessing: .caffe), to: x)
+        XCTAssertEqual(try python(["Tests/fixtures/keras_load_model.py", "\(run)/best.h5", x, y]).status, 0)
+        let (model, _) = try Checkpoint.load("\(run)/best.h5")
+        XCTAssertLessThanOrEqual(try model.predict(try NPY.read(x)).maxAbsDifference(try NPY.read(y)), 1e-4)
+
+        let evaluated = try CLI.run(["evaluate", "--model", "\(run)/best.h5", "--data", train])
+        XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+        XCTAssertTrue(evaluated.stdout.contains("multi-label: exact match"), evaluated.stdout)
+    }
+
+    func testSingleLabelCSVReadsLikeFolders() throws {
+        let directory = try temporaryDirectory("csv-single")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        XCTAssertEqual(try python(["Tests/fixtures/make_folder_dataset.py", directory.path, "6", "5", "9", "--csv"]).status, 0)
+        let folder = try ImageFolder(root: directory.path, size: 32)
+        XCTAssertEqual(folder.classes, ["Ankle boot", "Sandal"])
+        XCTAssertFalse(folder.isMultiLabel)
+        XCTAssertEqual(folder.count, 12)
+        XCTAssertEqual(folder.labels.filter { $0 == 1 }.count, 6)
+    }
+}

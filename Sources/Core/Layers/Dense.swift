@@ -44,6 +44,6 @@ public final class Dense: Layer {
         let y = try Tensor(uninitialized: [m, units]) { out in
             try kernelCheck(ck_matmul_forward(plan, x.data, parameters[0].value.data, bias, out), "\(name) forward")
         }
-        return activation == .softmax ? apply(.softmax, to: y) : y
+        return activation == .softmax || activation == .sigmoid ? apply(activation, to: y) : y
     }
 }
