@@ -42,7 +42,8 @@ public struct EpochRecord: Sendable, Codable {
 /// What a run tells its caller while it goes.
 public enum FineTuneEvent: Sendable {
     case phaseStarted(index: Int, phase: Phase, trainableParameters: Int, cachedFeatures: Bool)
-    case step(phase: Int, epoch: Int, step: Int, steps: Int, loss: Float)
+    /// After each step: its loss, and the epoch's running accuracy and images per second so far.
+    case step(phase: Int, epoch: Int, step: Int, steps: Int, loss: Float, accuracy: Float, imagesPerSecond: Double)
     case epochEnded(EpochRecord)
     case earlyStop(phase: Int, epoch: Int)
 }
@@ -224,7 +225,10 @@ public final class FineTuner {
                 let scored = targets.correct(logits: logits)
                 position.sums.add(loss: Double(loss + optimizer.penalty(parameters)) * Double(indices.count),
                                   correct: scored.correct, total: scored.total)
-                events(.step(phase: index, epoch: epoch, step: step, steps: stepsPerEpoch, loss: loss))
+                let seen = min((step + 1) * settings.batchSize, trainSet.count) - position.step * settings.batchSize
+                events(.step(phase: index, epoch: epoch, step: step, steps: stepsPerEpoch, loss: loss,
+                             accuracy: Float(position.sums.correct) / Float(max(position.sums.total, 1)),
+                             imagesPerSecond: Double(seen) / max(Date().timeIntervalSince(start), 1e-9)))
             }
             let sums = position.sums
             var record = EpochRecord(phase: index, epoch: epoch, learningRate: rate, loss: Float(sums.loss / Double(trainSet.count)),

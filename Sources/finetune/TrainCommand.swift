@@ -264,6 +264,7 @@ struct TrainCommand: ParsableCommand {
         let validation = split.validation.isEmpty ? nil : FolderImages(folder: folder, indices: split.validation,
                                                                        preprocessing: spec.preprocessing)
         try printPlan(folder: folder, split: split, recipe: recipe, tuner: tuner)
+        try printEstimate(model: model, train: train, validation: validation?.count ?? 0, recipe: recipe)
 
         let info = try CheckpointInfo(base: base, classes: folder.classes, imageSize: size, head: head, settings: flagRecord())
         var position: RunPosition?
@@ -280,8 +281,10 @@ struct TrainCommand: ParsableCommand {
             case .phaseStarted(let index, let phase, let count, let cached):
                 steps.finish()
                 print("phase \(index + 1)/\(recipe.phases.count): \(phase.deepestGroup) for \(phase.epochs) epochs at \(phase.learningRate), \(count) trainable parameters\(cached ? " (from cached base features)" : "")")
-            case .step(_, let epoch, let step, let total, let loss):
-                steps.show("  epoch \(epoch + 1) [\(step + 1)/\(total)] loss \(String(format: "%.4f", loss))")
+            case .step(_, let epoch, let step, let total, let loss, let accuracy, let rate):
+                let left = Double(total - step - 1) * Double(batchSize) / max(rate, 1e-9)
+                steps.show(ProgressLine.bar(step + 1, of: total) + " epoch \(epoch + 1) [\(step + 1)/\(total)] "
+                           + String(format: "loss %.4f accuracy %.3f, %.1f images/s, ETA %.0f s", loss, accuracy, rate, left))
             case .epochEnded(let record):
                 steps.finish()
                 print(HistoryWriter.line(record))
@@ -391,6 +394,33 @@ struct TrainCommand: ParsableCommand {
         print("  optimizer \(optimizer.rawValue), batch \(batchSize), seed \(seed), output \(output)")
     }
 
+    /// Times a batch through the frozen base and one training step of the first phase that trains the
+    /// base (weights untouched: gradients are computed, not applied), and reads the peak memory so far.
+    private func printEstimate(model: Model, train: FolderImages, validation: Int, recipe: Recipe) throws {
+        let batch = Array(0..<min(batchSize, train.count))
+        let (x, targets) = try train.batch(batch, view: nil)
+        let features = model.prefix(through: model.nodeIndex(ofLayer: "head_pool")!)
+        func seconds(_ body: () throws -> Void) throws -> Double {
+            try body()  // the first call builds oneDNN primitives
+            let start = Date()
+            try body()
+            return Date().timeIntervalSince(start)
+        }
+        let forward = try seconds { _ = try features.predict(x) } / Double(batch.count)
+        let views = max(train.augmentedViews, 1)
+        var text = String(format: "  estimate: base features for the head phases once, about %.1f s", forward * Double(train.count * views + validation))
+        if let phase = recipe.phases.first(where: { $0.deepestGroup != Head.group }) {
+            let layers = try base!.layerGroups.withHead.trainableLayers(from: phase.deepestGroup, in: model)
+            let training = try GraphTraining(model: model, trainableLayers: layers)
+            var context = TrainingContext(seed: 0)
+            let loss = multilabel || train.folder.isMultiLabel ? Loss(.sigmoidBinaryCrossEntropy) : Loss(.softmaxCrossEntropy)
+            let step = try seconds { _ = try training.lossAndGradients(x, targets, loss: loss, context: &context) }
+            let epoch = step * Double((train.count + batchSize - 1) / batchSize) + forward * Double(validation)
+            text += "; epochs from \(phase.deepestGroup) on about " + String(format: "%.1f s each", epoch)
+        }
+        print(text + String(format: "; peak memory about %.1f GB", peakMemoryGB()))
+    }
+
     private func flagRecord() -> [String: String] {
         ["weights": weights, "schedule": schedule ?? "freeze \(freezeEpochs) of \(epochs)", "lr": "\(lr)",
          "base_lr_mult": "\(baseLrMult)", "optimizer": optimizer.rawValue, "batch_size": "\(batchSize)",
@@ -457,6 +487,12 @@ struct ProgressLine {
         guard terminal else { return }
         FileHandle.standardOutput.write(Data("\r\(text)\u{1B}[K".utf8))
         shown = true
+    }
+
+    /// A 20-character bar for `done` of `total`.
+    static func bar(_ done: Int, of total: Int) -> String {
+        let filled = total > 0 ? done * 20 / total : 20
+        return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: 20 - filled) + "]"
     }
 
     mutating func finish() {

@@ -18,7 +18,7 @@ final class TrainingCommandTests: XCTestCase {
         XCTAssertEqual(train.status, 0, train.stderr)
         for fragment in ["plan: resnet50 at 32x32, 3 classes, 72 training and 18 validation images", "Sandal: 24 train, 6 validation",
                          "phase 1: head for 2 epochs", "phase 2: conv5 for 1 epochs", "inference mode throughout",
-                         "(from cached base features)", "validation loss"] {
+                         "(from cached base features)", "validation loss", "estimate: base features", "peak memory about"] {
             XCTAssertTrue(train.stdout.contains(fragment), "missing '\(fragment)' in:\n\(train.stdout)")
         }
         XCTAssertTrue(train.stderr.contains("skipped \(data)/Sandal/notes.png"), train.stderr)
