@@ -117,6 +117,14 @@ public struct ImageFolder: Sendable {
 
     public var count: Int { files.count }
 
+    /// `train/` and `val/` (or `validation/`) sub-folders of `root`, when the data comes split already.
+    public static func givenSplits(_ root: String) -> (train: String, validation: String?)? {
+        let names = Set((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+        guard names.contains("train") else { return nil }
+        let validation = ["val", "validation"].first(where: names.contains).map { "\(root)/\($0)" }
+        return ("\(root)/train", validation)
+    }
+
     /// Images at `indices` as a preprocessed NHWC batch; with `view`, its seeded augmentation of each.
     public func images(_ indices: [Int], preprocessing: Preprocessing, augmentation: Augmentation = Augmentation(),
                        seed: UInt64 = 0, view: Int? = nil) -> Tensor {

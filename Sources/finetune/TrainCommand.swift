@@ -221,16 +221,23 @@ struct TrainCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
 
         log("reading \(data) at \(size)x\(size)")
-        let folder = try ImageFolder(root: data, size: size)
-        if strict, !folder.skipped.isEmpty {
-            for skip in folder.skipped { log("bad file \(skip.path): \(skip.reason)") }
-            throw ModelError("--strict: \(folder.skipped.count) files in \(data) cannot be used (listed above); fix or remove them, or train without --strict to skip them")
+        // train/ and val/ sub-folders are used as given; otherwise a seeded stratified split holds some out.
+        let given = ImageFolder.givenSplits(data)
+        let folder = try ImageFolder(root: given?.train ?? data, size: size)
+        let heldOut = try given?.validation.map { try ImageFolder(root: $0, size: size, classes: folder.classes) }
+        let skipped = folder.skipped + (heldOut?.skipped ?? [])
+        if strict, !skipped.isEmpty {
+            for skip in skipped { log("bad file \(skip.path): \(skip.reason)") }
+            throw ModelError("--strict: \(skipped.count) files in \(data) cannot be used (listed above); fix or remove them, or train without --strict to skip them")
         }
-        for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
-        let split = folder.stratifiedSplit(validationFraction: valSplit, seed: seed)
-        try writeJSON(["train": split.train.map { folder.files[$0] }, "validation": split.validation.map { folder.files[$0] }],
+        for skip in skipped { log("skipped \(skip.path): \(skip.reason)") }
+        let split = given != nil ? (train: Array(0..<folder.count), validation: [Int]())
+            : folder.stratifiedSplit(validationFraction: valSplit, seed: seed)
+        let validationFolder = heldOut ?? folder
+        let validationIndices = heldOut.map { Array(0..<$0.count) } ?? split.validation
+        try writeJSON(["train": split.train.map { folder.files[$0] }, "validation": validationIndices.map { validationFolder.files[$0] }],
                       to: outputURL.appendingPathComponent("split.json"))
-        try writeJSON(folder.skipped, to: outputURL.appendingPathComponent("skipped.json"))
+        try writeJSON(skipped, to: outputURL.appendingPathComponent("skipped.json"))
         guard folder.classes.count >= 2 else { throw ModelError("\(data) has one class (\(folder.classes[0])); a classifier needs at least two") }
 
         let backbone = try base.build(ModelOptions(inputHeight: size, inputWidth: size))
@@ -261,9 +268,9 @@ struct TrainCommand: ParsableCommand {
         let augmentation = augmentationSettings()
         let train = FolderImages(folder: folder, indices: split.train, preprocessing: spec.preprocessing,
                                  augmentation: augmentation, views: augmentation.isIdentity ? 0 : augmentViews, seed: seed)
-        let validation = split.validation.isEmpty ? nil : FolderImages(folder: folder, indices: split.validation,
-                                                                       preprocessing: spec.preprocessing)
-        try printPlan(folder: folder, split: split, recipe: recipe, tuner: tuner)
+        let validation = validationIndices.isEmpty ? nil : FolderImages(folder: validationFolder, indices: validationIndices,
+                                                                        preprocessing: spec.preprocessing)
+        try printPlan(folder: folder, train: split.train, validation: validation, recipe: recipe, tuner: tuner)
         try printEstimate(model: model, train: train, validation: validation?.count ?? 0, recipe: recipe)
 
         let info = try CheckpointInfo(base: base, classes: folder.classes, imageSize: size, head: head, settings: flagRecord())
@@ -317,9 +324,9 @@ struct TrainCommand: ParsableCommand {
             throw ExitCode(130)
         }
         try? FileManager.default.removeItem(at: outputURL.appendingPathComponent(Self.stateFile))
-        try writeReport(folder: folder, validation: split.validation, history: tuner.history, directory: outputURL)
+        try writeReport(folder: validationFolder, validation: validationIndices, history: tuner.history, directory: outputURL)
         print("best validation accuracy \(String(format: "%.4f", best)); checkpoints in \(output)/best.h5 and \(output)/last.h5")
-        if !folder.skipped.isEmpty { print("skipped \(folder.skipped.count) unreadable files (listed in \(output)/skipped.json)") }
+        if !skipped.isEmpty { print("skipped \(skipped.count) unreadable files (listed in \(output)/skipped.json)") }
     }
 
     /// report.html from the best checkpoint's predictions on the validation images (up to 48 shown).
@@ -377,12 +384,13 @@ struct TrainCommand: ParsableCommand {
         return counts.map { Float(train.count) / Float(folder.classes.count * max($0, 1)) }
     }
 
-    private func printPlan(folder: ImageFolder, split: (train: [Int], validation: [Int]), recipe: Recipe, tuner: FineTuner) throws {
-        print("plan: \(base!.rawValue) at \(folder.size)x\(folder.size), \(folder.classes.count) classes, \(split.train.count) training and \(split.validation.count) validation images")
+    private func printPlan(folder: ImageFolder, train: [Int], validation: FolderImages?, recipe: Recipe, tuner: FineTuner) throws {
+        let held = validation?.indices ?? []
+        print("plan: \(base!.rawValue) at \(folder.size)x\(folder.size), \(folder.classes.count) classes, \(train.count) training and \(held.count) validation images")
         for (label, name) in folder.classes.enumerated() {
-            let train = split.train.filter { folder.labels[$0] == label }.count
-            let held = split.validation.filter { folder.labels[$0] == label }.count
-            print("  \(name): \(train) train, \(held) validation")
+            let trainCount = train.filter { folder.labels[$0] == label }.count
+            let heldCount = held.filter { validation!.folder.labels[$0] == label }.count
+            print("  \(name): \(trainCount) train, \(heldCount) validation")
         }
         for (index, phase) in recipe.phases.enumerated() {
             let count = try tuner.trainableParameterCount(from: phase.deepestGroup)

@@ -1,0 +1,42 @@
+import Foundation
+import TestSupport
+import XCTest
+import ZooIO
+
+/// The validation split: seeded, stratified, disjoint from training; given train/ and val/ folders are used as they are.
+final class SplitTests: XCTestCase {
+    func testSplitIsDisjointStratifiedAndReproducible() throws {
+        let root = try temporaryDirectory("split")
+        defer { try? FileManager.default.removeItem(at: root) }
+        XCTAssertEqual(try python(["Tests/fixtures/make_folder_dataset.py", root.path, "20", "5", "7", "9"]).status, 0)
+        let folder = try ImageFolder(root: root.path, size: 32)
+        let (train, validation) = folder.stratifiedSplit(validationFraction: 0.25, seed: 3)
+        XCTAssertTrue(Set(train).isDisjoint(with: validation), "training and validation overlap")
+        XCTAssertEqual(Set(train).union(validation), Set(0..<folder.count))
+        for label in folder.classes.indices {
+            XCTAssertEqual(validation.filter { folder.labels[$0] == label }.count, 5, "each class holds out its share")
+        }
+        let again = folder.stratifiedSplit(validationFraction: 0.25, seed: 3)
+        XCTAssertEqual(again.validation, validation)
+        XCTAssertNotEqual(folder.stratifiedSplit(validationFraction: 0.25, seed: 4).validation, validation)
+    }
+
+    func testGivenTrainAndValFoldersAreUsedAsGiven() throws {
+        let root = try temporaryDirectory("given")
+        defer { try? FileManager.default.removeItem(at: root) }
+        XCTAssertEqual(try python(["Tests/fixtures/make_folder_dataset.py", root.appendingPathComponent("train").path, "12", "5", "7"]).status, 0)
+        XCTAssertEqual(try python(["Tests/fixtures/make_folder_dataset.py", root.appendingPathComponent("val").path, "4", "5", "7", "--test"]).status, 0)
+        let splits = try XCTUnwrap(ImageFolder.givenSplits(root.path))
+        XCTAssertTrue(splits.train.hasSuffix("/train"))
+        XCTAssertTrue(splits.validation?.hasSuffix("/val") == true)
+        let binary = URL(fileURLWithPath: CommandLine.arguments.first { $0.hasSuffix(".xctest") } ?? CommandLine.arguments[0])
+            .deletingLastPathComponent().appendingPathComponent("finetune")
+        let run = try execute(binary, ["--base", "resnet50", "--data", root.path, "--weights", "none", "--image-size", "32",
+                                       "--schedule", "head:1@1e-3", "--output", root.appendingPathComponent("run").path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("2 classes, 24 training and 8 validation images"), run.stdout)
+        let split = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("run/split.json"))) as! [String: [String]]
+        XCTAssertTrue(split["validation"]!.allSatisfy { $0.contains("/val/") })
+        XCTAssertTrue(split["train"]!.allSatisfy { $0.contains("/train/") })
+    }
+}
