@@ -69,13 +69,48 @@ public struct ImageFolder: Sendable {
     /// Decodes one image into the store, or records why it cannot be used.
     private mutating func add(path: String, labels: [Int]) {
         do {
-            let image = try ImageDecoder.decode(file: path)
-            pixels += image.resizedPixels(width: size, height: size).map { UInt8(max(0, min(255, $0.rounded()))) }
-            files.append(path)
-            labelSets.append(labels)
+            add(try ImageDecoder.decode(file: path), name: path, labels: labels)
         } catch {
             skipped.append(Skipped(path: path, reason: "\(error)"))
         }
+    }
+
+    private mutating func add(_ image: RGBImage, name: String, labels: [Int]) {
+        pixels += image.resizedPixels(width: size, height: size).map { UInt8(max(0, min(255, $0.rounded()))) }
+        files.append(name)
+        labelSets.append(labels)
+    }
+
+    /// Images held in an array (IDX or .npz): `images` is N×H×W (grayscale) or N×H×W×3 bytes.
+    public init(name: String, images: [UInt8], shape: [Int], labels: [Int], classes: [String], size: Int) throws {
+        guard shape.count == 3 || (shape.count == 4 && [1, 3].contains(shape[3])) else {
+            throw ModelError("\(name) holds images of shape \(shape); expected N x height x width (x 1 or 3 channels)")
+        }
+        guard labels.count == shape[0] else { throw ModelError("\(name) has \(labels.count) labels for \(shape[0]) images") }
+        if let bad = labels.first(where: { !(0..<classes.count).contains($0) }) {
+            throw ModelError("\(name) has label \(bad), outside 0…\(classes.count - 1)")
+        }
+        self.root = name
+        self.size = size
+        self.classes = classes
+        let (h, w) = (shape[1], shape[2])
+        let channels = shape.count == 4 ? shape[3] : 1
+        for i in 0..<shape[0] {
+            let source = images[(i * h * w * channels)..<((i + 1) * h * w * channels)]
+            let rgb = channels == 3 ? Array(source) : source.flatMap { [$0, $0, $0] }
+            add(RGBImage(width: w, height: h, pixels: rgb), name: "\(name)#\(i)", labels: [labels[i]])
+        }
+    }
+
+    /// An IDX pair (`train-images-idx3-ubyte[.gz]` and its labels) in `root`, classes named by their numbers.
+    public static func idx(root: String, prefix: String, size: Int, classes known: [String]? = nil) throws -> ImageFolder? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        guard let images = names.first(where: { $0.hasPrefix("\(prefix)-images-idx3-ubyte") }),
+              let labels = names.first(where: { $0.hasPrefix("\(prefix)-labels-idx1-ubyte") }) else { return nil }
+        let set = try IDXImages(images: "\(root)/\(images)", labels: "\(root)/\(labels)")
+        let classes = known ?? (0...(set.labels.max() ?? 0)).map(String.init)
+        return try ImageFolder(name: "\(root)/\(images)", images: set.pixels.bytes, shape: set.pixels.shape, labels: set.labels,
+                               classes: classes, size: size)
     }
 
     private static func check(_ found: [String], against known: [String]?, root: String) throws -> [String] {

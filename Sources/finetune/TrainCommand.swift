@@ -221,17 +221,20 @@ struct TrainCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
 
         log("reading \(data) at \(size)x\(size)")
-        // train/ and val/ sub-folders are used as given; otherwise a seeded stratified split holds some out.
-        let given = ImageFolder.givenSplits(data)
-        let folder = try ImageFolder(root: given?.train ?? data, size: size)
-        let heldOut = try given?.validation.map { try ImageFolder(root: $0, size: size, classes: folder.classes) }
+        // IDX files (train-* and t10k-*) and train/ and val/ sub-folders are used as given; otherwise a
+        // seeded stratified split holds some images out.
+        let idx = try ImageFolder.idx(root: data, prefix: "train", size: size)
+        let given = idx != nil ? (train: data, validation: nil) : ImageFolder.givenSplits(data)
+        let folder = try idx ?? ImageFolder(root: given?.train ?? data, size: size)
+        let heldOut = try idx != nil ? ImageFolder.idx(root: data, prefix: "t10k", size: size, classes: folder.classes)
+            : given?.validation.map { try ImageFolder(root: $0, size: size, classes: folder.classes) }
         let skipped = folder.skipped + (heldOut?.skipped ?? [])
         if strict, !skipped.isEmpty {
             for skip in skipped { log("bad file \(skip.path): \(skip.reason)") }
             throw ModelError("--strict: \(skipped.count) files in \(data) cannot be used (listed above); fix or remove them, or train without --strict to skip them")
         }
         for skip in skipped { log("skipped \(skip.path): \(skip.reason)") }
-        let split = given != nil ? (train: Array(0..<folder.count), validation: [Int]())
+        let split = given != nil && heldOut != nil ? (train: Array(0..<folder.count), validation: [Int]())
             : folder.stratifiedSplit(validationFraction: valSplit, seed: seed)
         let validationFolder = heldOut ?? folder
         let validationIndices = heldOut.map { Array(0..<$0.count) } ?? split.validation
