@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // C libraries from Debian, found by pkg-config where Debian ships a .pc file.
@@ -19,7 +20,7 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CGzip", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // oneDNN primitives behind a small C API over NHWC buffers.
         .target(name: "CKernels", dependencies: ["CDNNL"], cSettings: [.unsafeFlags(["-O3"])],
                 linkerSettings: [.linkedLibrary("dnnl")]),
@@ -32,9 +33,10 @@ let package = Package(
         .target(name: "Zoo", dependencies: ["Core"], resources: [.embedInCode("models.json")]),
         // Files: HDF5 weights, .npy, images, downloads.
         .target(name: "ZooIO", dependencies: [
-            "Core", "Zoo", "CHDF5", "CImages", "CZlib",
+            "Core", "Zoo", "CHDF5", "CImages", "CGzip",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "SwiftCSV", package: "SwiftCSV"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         // Fine-tuning runs: freezing recipes, learning-rate policies, cached features, history.
         .target(name: "FineTune", dependencies: ["Core", "Zoo"]),

@@ -1,4 +1,4 @@
-import CZlib
+import CGzip
 import Core
 import Foundation
 import Zoo

@@ -102,6 +102,18 @@ public struct ImageFolder: Sendable {
         }
     }
 
+    /// A `.npz` archive with `x` (uint8 images, N×H×W or N×H×W×C) and `y` (integer labels), classes named by their numbers.
+    public static func npz(_ path: String, size: Int) throws -> ImageFolder {
+        let arrays = try NPZ.read(path)
+        guard let x = arrays["x"], let y = arrays["y"] else {
+            throw ModelError("\(path) needs arrays named x (images) and y (labels); it has \(arrays.keys.sorted().joined(separator: ", "))")
+        }
+        guard x.dtype.hasSuffix("u1") else { throw ModelError("\(path): x holds \(x.dtype); images must be uint8 (0–255)") }
+        guard let labels = y.integers else { throw ModelError("\(path): y holds \(y.dtype); labels must be integers") }
+        let classes = (0...max(labels.max() ?? 0, 0)).map(String.init)
+        return try ImageFolder(name: path, images: x.bytes, shape: x.shape, labels: labels, classes: classes, size: size)
+    }
+
     /// An IDX pair (`train-images-idx3-ubyte[.gz]` and its labels) in `root`, classes named by their numbers.
     public static func idx(root: String, prefix: String, size: Int, classes known: [String]? = nil) throws -> ImageFolder? {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []

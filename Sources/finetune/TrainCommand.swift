@@ -36,7 +36,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
     var base: Architecture?
 
-    @Option(name: .long, help: "Folder with one sub-folder of images per class.")
+    @Option(name: .long, help: "Training data: a folder with one sub-folder of images per class (or train/ and val/ sub-folders), a folder in the CSV layout, a folder of IDX files, or an .npz archive with x and y.")
     var data: String?
 
     @Option(name: .long, help: "Continue the interrupted run in this folder (its resume.h5), with its own flags.")
@@ -223,10 +223,11 @@ struct TrainCommand: ParsableCommand {
         log("reading \(data) at \(size)x\(size)")
         // IDX files (train-* and t10k-*) and train/ and val/ sub-folders are used as given; otherwise a
         // seeded stratified split holds some images out.
-        let idx = try ImageFolder.idx(root: data, prefix: "train", size: size)
+        let idx = data.lowercased().hasSuffix(".npz") ? try ImageFolder.npz(data, size: size)
+            : try ImageFolder.idx(root: data, prefix: "train", size: size)
         let given = idx != nil ? (train: data, validation: nil) : ImageFolder.givenSplits(data)
         let folder = try idx ?? ImageFolder(root: given?.train ?? data, size: size)
-        let heldOut = try idx != nil ? ImageFolder.idx(root: data, prefix: "t10k", size: size, classes: folder.classes)
+        let heldOut = try idx != nil && !data.lowercased().hasSuffix(".npz") ? ImageFolder.idx(root: data, prefix: "t10k", size: size, classes: folder.classes)
             : given?.validation.map { try ImageFolder(root: $0, size: size, classes: folder.classes) }
         let skipped = folder.skipped + (heldOut?.skipped ?? [])
         if strict, !skipped.isEmpty {

@@ -196,3 +196,23 @@ final class CSVLayoutTests: XCTestCase {
         XCTAssertEqual(folder.labels.filter { $0 == 1 }.count, 6)
     }
 }
+
+/// IDX files and .npz archives as training data from the command line.
+final class ArrayDataTests: XCTestCase {
+    func testIDXAndNPZTrain() throws {
+        let directory = try temporaryDirectory("arrays")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        XCTAssertEqual(try python(["Tests/fixtures/make_array_datasets.py", directory.path]).status, 0)
+        for (data, expected) in [("idx", "3 classes, 60 training and 30 validation images"), ("data.npz", "3 classes, 48 training and 12 validation images")] {
+            let run = try CLI.run(["--base", "resnet50", "--data", directory.appendingPathComponent(data).path, "--weights", "none",
+                                   "--image-size", "32", "--schedule", "head:1@1e-3", "--output", directory.appendingPathComponent("run-\(data)").path])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertTrue(run.stdout.contains(expected), "\(data): \(run.stdout)")
+        }
+        let bad = directory.appendingPathComponent("bad.npz").path
+        XCTAssertEqual(try python(["-c", "import numpy as np; np.savez('\(bad)', images=np.zeros((2, 8, 8), 'uint8'))"]).status, 0)
+        assertUserError(try CLI.run(["--base", "resnet50", "--data", bad, "--weights", "none", "--image-size", "32",
+                                     "--output", directory.appendingPathComponent("run-bad").path]),
+                        status: 1, ["bad.npz", "needs arrays named x (images) and y (labels)"])
+    }
+}
