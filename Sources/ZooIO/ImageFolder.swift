@@ -44,9 +44,7 @@ public struct ImageFolder: Sendable {
             let found = Array(Set(table.flatMap(\.labels))).sorted()
             classes = try Self.check(found, against: known, root: root)
             isMultiLabel = table.contains { $0.labels.count > 1 }
-            for row in table {
-                add(path: "\(root)/images/\(row.file)", labels: row.labels.map { classes.firstIndex(of: $0)! })
-            }
+            decode(table.map { ("\(root)/images/\($0.file)", $0.labels.map { classes.firstIndex(of: $0)! }) })
         } else {
             let found = entries.filter { name in
                 var sub: ObjCBool = false
@@ -56,27 +54,48 @@ public struct ImageFolder: Sendable {
                 throw ModelError("data folder \(root) has no class sub-folders and no CSV file with an images/ folder; put each class's images in its own sub-folder")
             }
             classes = try Self.check(found, against: known, root: root)
+            var pending: [(String, [Int])] = []
             for name in found {
                 let folder = "\(root)/\(name)"
                 let images = ((try? FileManager.default.contentsOfDirectory(atPath: folder).sorted()) ?? []).filter { !$0.hasPrefix(".") }
                 if images.isEmpty { skipped.append(Skipped(path: folder, reason: "empty class folder")) }
-                for entry in images { add(path: "\(folder)/\(entry)", labels: [classes.firstIndex(of: name)!]) }
+                pending += images.map { ("\(folder)/\($0)", [classes.firstIndex(of: name)!]) }
             }
+            decode(pending)
         }
         guard !files.isEmpty else { throw ModelError("no readable images in \(root)") }
     }
 
-    /// Decodes one image into the store, or records why it cannot be used.
-    private mutating func add(path: String, labels: [Int]) {
-        do {
-            add(try ImageDecoder.decode(file: path), name: path, labels: labels)
-        } catch {
-            skipped.append(Skipped(path: path, reason: "\(error)"))
+    /// Decodes and resizes the files on every core, then stores them in order; a file that cannot be
+    /// used is recorded with the reason.
+    private mutating func decode(_ pending: [(path: String, labels: [Int])]) {
+        final class Results: @unchecked Sendable {
+            var slots: [Result<[UInt8], Error>?]
+            init(_ count: Int) { slots = Array(repeating: nil, count: count) }
+        }
+        let results = Results(pending.count)
+        let lock = NSLock()
+        let size = self.size
+        DispatchQueue.concurrentPerform(iterations: pending.count) { i in
+            let outcome = Result { try Self.resized(ImageDecoder.decode(file: pending[i].path), size: size) }
+            lock.lock()
+            results.slots[i] = outcome
+            lock.unlock()
+        }
+        for (item, outcome) in zip(pending, results.slots) {
+            switch outcome! {
+            case .success(let bytes): store(bytes, name: item.path, labels: item.labels)
+            case .failure(let error): skipped.append(Skipped(path: item.path, reason: "\(error)"))
+            }
         }
     }
 
-    private mutating func add(_ image: RGBImage, name: String, labels: [Int]) {
-        pixels += image.resizedPixels(width: size, height: size).map { UInt8(max(0, min(255, $0.rounded()))) }
+    private static func resized(_ image: RGBImage, size: Int) -> [UInt8] {
+        image.resizedPixels(width: size, height: size).map { UInt8(max(0, min(255, $0.rounded()))) }
+    }
+
+    private mutating func store(_ bytes: [UInt8], name: String, labels: [Int]) {
+        pixels += bytes
         files.append(name)
         labelSets.append(labels)
     }
@@ -98,7 +117,7 @@ public struct ImageFolder: Sendable {
         for i in 0..<shape[0] {
             let source = images[(i * h * w * channels)..<((i + 1) * h * w * channels)]
             let rgb = channels == 3 ? Array(source) : source.flatMap { [$0, $0, $0] }
-            add(RGBImage(width: w, height: h, pixels: rgb), name: "\(name)#\(i)", labels: [labels[i]])
+            store(Self.resized(RGBImage(width: w, height: h, pixels: rgb), size: size), name: "\(name)#\(i)", labels: [labels[i]])
         }
     }
 

@@ -3,6 +3,7 @@ import Core
 import FineTune
 import Foundation
 import Zoo
+import ZooIO
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,7 +12,8 @@ struct BenchCommand: ParsableCommand {
         discussion: """
         Modes: infer (a forward pass), train (one full training step, every layer trainable, BatchNorm \
         in training mode, SGD), head (a 5-epoch head-only phase on --images random images: the frozen \
-        base runs once, the head trains from cached features). scripts/bench.sh runs these next to \
+        base runs once, the head trains from cached features), data (the input pipeline: decode, resize \
+        and preprocess every image of --data, on every core). scripts/bench.sh runs these next to \
         TensorFlow on the same machine and prints the ratio.
         Examples:
           finetune bench --base resnet50 --batch-size 32
@@ -19,12 +21,12 @@ struct BenchCommand: ParsableCommand {
           finetune bench --base xception --mode head --images 256
         """)
 
-    enum Mode: String, ExpressibleByArgument, CaseIterable { case infer, train, head }
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case infer, train, head, data }
 
     @Option(name: .long, help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
     var base: Architecture
 
-    @Option(name: .long, help: "What to time: infer, train or head.")
+    @Option(name: .long, help: "What to time: infer, train, head or data.")
     var mode: Mode = .infer
 
     @Option(name: .long, help: "Images per batch.")
@@ -39,10 +41,14 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Images in the head-mode data set.")
     var images: Int = 256
 
+    @Option(name: .long, help: "Data mode: a folder of class sub-folders to decode, resize and preprocess.")
+    var data: String?
+
     func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
         if images < 1 { throw ValidationError("--images must be at least 1") }
+        if mode == .data && data == nil { throw ValidationError("--mode data needs --data FOLDER") }
     }
 
     func run() throws {
@@ -50,6 +56,17 @@ struct BenchCommand: ParsableCommand {
         let size = imageSize ?? spec.defaultInputSize
         guard size >= spec.minimumInputSize else {
             throw ValidationError("--image-size \(size) is below \(base.rawValue)'s minimum of \(spec.minimumInputSize)")
+        }
+        if mode == .data, let data {
+            let start = Date()
+            let folder = try ImageFolder(root: data, size: size)
+            for from in stride(from: 0, to: folder.count, by: batchSize) {
+                _ = folder.images(Array(from..<min(from + batchSize, folder.count)), preprocessing: spec.preprocessing)
+            }
+            let seconds = Date().timeIntervalSince(start)
+            print("\(data): \(folder.count) images decoded, resized to \(size)x\(size) and preprocessed in \(String(format: "%.2f", seconds)) s")
+            print("images/s: \(String(format: "%.2f", Double(folder.count) / seconds))")
+            return
         }
         let backbone = try base.build(ModelOptions(inputHeight: size, inputWidth: size))
         backbone.initializeWeights(seed: 1)
@@ -60,6 +77,8 @@ struct BenchCommand: ParsableCommand {
         }
         let label = "\(base.rawValue) \(size)x\(size)"
         switch mode {
+        case .data:
+            return  // timed above, without a model
         case .infer:
             let x = randomBatch(batchSize)
             let seconds = try median { _ = try model.predict(x) }
