@@ -6,7 +6,8 @@ import ZooIO
 /// The `finetune` commands as a user runs them: help, flags, results and errors.
 final class CommandLineTests: XCTestCase {
     func testEveryCommandHasHelpWithExamples() throws {
-        for command in [["zoo", "list"], ["zoo", "fetch"], ["zoo", "verify"], ["embed"], ["bench"]] {
+        for command in [["train"], ["evaluate"], ["predict"], ["search"], ["data", "inspect"], ["zoo", "list"], ["zoo", "fetch"],
+                        ["zoo", "verify"], ["embed"], ["bench"]] {
             let result = try CLI.run(command + ["--help"])
             XCTAssertEqual(result.status, 0, command.joined(separator: " "))
             XCTAssertTrue(result.stdout.contains("Example"), "\(command): \(result.stdout)")
