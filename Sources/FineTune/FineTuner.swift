@@ -197,16 +197,24 @@ public final class FineTuner {
                 position.sums = EpochSums()
             }
             let order = position.order!
+            let view = trainSet.augmentedViews > 0 ? epoch % trainSet.augmentedViews : nil
+            func indices(_ step: Int) -> [Int] {
+                Array(order[(step * settings.batchSize)..<min((step + 1) * settings.batchSize, order.count)])
+            }
+            // The next batch is prepared on another thread while this one trains (one batch ahead at most).
+            let prefetch = BatchPrefetch(trainSet)
+            prefetch.start(indices(position.step), view: view)
             var rate = phase.learningRate
             for step in position.step..<stepsPerEpoch {
                 if shouldStop() {
+                    _ = try? prefetch.take()
                     position.step = step
                     (position.dropoutRNG, position.plateau, position.stopper) = (context.rng, plateau, stopper)
                     return true
                 }
-                let indices = Array(order[(step * settings.batchSize)..<min((step + 1) * settings.batchSize, order.count)])
-                let view = trainSet.augmentedViews > 0 ? epoch % trainSet.augmentedViews : nil
-                let (x, targets) = try trainSet.batch(indices, view: view)
+                let batchIndices = indices(step)
+                let (x, targets) = try prefetch.take()
+                if step + 1 < stepsPerEpoch { prefetch.start(indices(step + 1), view: view) }
                 let global = epoch * stepsPerEpoch + step
                 rate = phase.learningRate * settings.schedule.factor(step: global, totalSteps: phase.epochs * stepsPerEpoch,
                                                                      stepsPerEpoch: stepsPerEpoch, plateauReductions: position.reductions)
@@ -223,7 +231,7 @@ public final class FineTuner {
                 let stepRate = rate
                 optimizer.apply(gradients, to: parameters) { stepRate * rates[ObjectIdentifier($0)]! }
                 let scored = targets.correct(logits: logits)
-                position.sums.add(loss: Double(loss + optimizer.penalty(parameters)) * Double(indices.count),
+                position.sums.add(loss: Double(loss + optimizer.penalty(parameters)) * Double(batchIndices.count),
                                   correct: scored.correct, total: scored.total)
                 let seen = min((step + 1) * settings.batchSize, trainSet.count) - position.step * settings.batchSize
                 events(.step(phase: index, epoch: epoch, step: step, steps: stepsPerEpoch, loss: loss,
@@ -343,5 +351,28 @@ private struct CachedViews: LabeledImages {
 
     func batch(_ indices: [Int], view: Int?) throws -> (images: Tensor, targets: Targets) {
         try InMemoryImages(images: views[view ?? 0], targets: targets).batch(indices, view: nil)
+    }
+}
+
+/// Prepares one batch on a background thread while the current one trains.
+private final class BatchPrefetch: @unchecked Sendable {
+    private let source: LabeledImages
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<(images: Tensor, targets: Targets), Error>?
+
+    init(_ source: LabeledImages) { self.source = source }
+
+    func start(_ indices: [Int], view: Int?) {
+        DispatchQueue.global().async {
+            self.result = Result { try self.source.batch(indices, view: view) }
+            self.done.signal()
+        }
+    }
+
+    /// Waits for the batch started last.
+    func take() throws -> (images: Tensor, targets: Targets) {
+        done.wait()
+        defer { result = nil }
+        return try result!.get()
     }
 }

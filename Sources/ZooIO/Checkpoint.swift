@@ -13,10 +13,14 @@ public struct CheckpointInfo: Codable, Sendable, Equatable {
     public var hidden: Int?
     public var pooling: String
     public var multiLabel: Bool
+    /// Images were center-cropped to a square before resizing (nil in older checkpoints: no).
+    public var crop: Bool?
     /// The training flags, for the record.
     public var settings: [String: String]
 
-    public init(base: Architecture, classes: [String], imageSize: Int, head: HeadOptions, settings: [String: String]) throws {
+    public init(base: Architecture, classes: [String], imageSize: Int, head: HeadOptions, crop: Bool = false,
+                settings: [String: String]) throws {
+        self.crop = crop
         self.base = base.rawValue
         self.classes = classes
         self.imageSize = imageSize

@@ -29,8 +29,12 @@ public struct ImageFolder: Sendable {
     /// RGB bytes, `size`×`size`, one image after another.
     private var pixels: [UInt8] = []
 
+    /// Center-crop every image to a square before resizing (instead of squeezing its aspect ratio).
+    public let cropToSquare: Bool
+
     /// Reads `root`; with `classes` given (a checkpoint's), its labels must be among them.
-    public init(root: String, size: Int, classes known: [String]? = nil) throws {
+    public init(root: String, size: Int, classes known: [String]? = nil, cropToSquare: Bool = false) throws {
+        self.cropToSquare = cropToSquare
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ModelError("data folder \(root) does not exist; pass a folder with one sub-folder of images per class")
@@ -75,9 +79,12 @@ public struct ImageFolder: Sendable {
         }
         let results = Results(pending.count)
         let lock = NSLock()
-        let size = self.size
+        let (size, crop) = (self.size, cropToSquare)
         DispatchQueue.concurrentPerform(iterations: pending.count) { i in
-            let outcome = Result { try Self.resized(ImageDecoder.decode(file: pending[i].path), size: size) }
+            let outcome = Result {
+                let image = try ImageDecoder.decode(file: pending[i].path)
+                return Self.resized(crop ? image.centerSquare() : image, size: size)
+            }
             lock.lock()
             results.slots[i] = outcome
             lock.unlock()
@@ -112,6 +119,7 @@ public struct ImageFolder: Sendable {
         self.root = name
         self.size = size
         self.classes = classes
+        self.cropToSquare = false
         let (h, w) = (shape[1], shape[2])
         let channels = shape.count == 4 ? shape[3] : 1
         for i in 0..<shape[0] {

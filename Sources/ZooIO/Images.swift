@@ -129,11 +129,13 @@ extension RGBImage {
 }
 
 /// Images as one preprocessed NHWC batch at the model's input size.
-public func imageBatch(_ paths: [String], height: Int, width: Int, preprocessing: Preprocessing) throws -> Tensor {
+public func imageBatch(_ paths: [String], height: Int, width: Int, preprocessing: Preprocessing,
+                       cropToSquare: Bool = false) throws -> Tensor {
     var data: [Float] = []
     data.reserveCapacity(paths.count * height * width * 3)
     for path in paths {
-        data += try ImageDecoder.decode(file: path).resizedPixels(width: width, height: height)
+        let image = try ImageDecoder.decode(file: path)
+        data += (cropToSquare ? image.centerSquare() : image).resizedPixels(width: width, height: height)
     }
     var batch = Tensor(shape: [paths.count, height, width, 3], data: data)
     preprocessing.apply(to: &batch)
@@ -161,6 +163,16 @@ public func imageFiles(_ arguments: [String]) throws -> [String] {
 }
 
 extension RGBImage {
+    /// The largest centred square (the crop that keeps a square model input's aspect ratio).
+    public func centerSquare() -> RGBImage {
+        let side = min(width, height)
+        let (left, top) = ((width - side) / 2, (height - side) / 2)
+        var out = [UInt8]()
+        out.reserveCapacity(side * side * 3)
+        for row in top..<(top + side) { out += pixels[((row * width + left) * 3)..<((row * width + left + side) * 3)] }
+        return RGBImage(width: side, height: side, pixels: out)
+    }
+
     /// The image as PNG bytes.
     public func pngData() throws -> Data {
         var size = 0

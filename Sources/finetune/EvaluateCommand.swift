@@ -26,7 +26,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let (net, info) = try Checkpoint.load(model)
-        let folder = try ImageFolder(root: data, size: info.imageSize, classes: info.classes)
+        let folder = try ImageFolder(root: data, size: info.imageSize, classes: info.classes, cropToSquare: info.crop ?? false)
         for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
         let k = info.classes.count
         let predictions = try predictClasses(net, folder: folder, indices: Array(0..<folder.count), preprocessing: info.preprocessingMode)

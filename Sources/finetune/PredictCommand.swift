@@ -45,7 +45,7 @@ struct PredictCommand: ParsableCommand {
                 && ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).contains { $0.lowercased().hasSuffix(".csv") }
             if csvLayout {
                 // A test set in the CSV layout: predict the files its CSV lists, in its order.
-                let folder = try ImageFolder(root: path, size: info.imageSize, classes: info.classes)
+                let folder = try ImageFolder(root: path, size: info.imageSize, classes: info.classes, cropToSquare: info.crop ?? false)
                 for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
                 for start in stride(from: 0, to: folder.count, by: 32) {
                     let indices = Array(start..<min(start + 32, folder.count))
@@ -57,7 +57,8 @@ struct PredictCommand: ParsableCommand {
                 let files = try imageFiles([path])
                 for start in stride(from: 0, to: files.count, by: 32) {
                     let chunk = Array(files[start..<min(start + 32, files.count)])
-                    let x = try imageBatch(chunk, height: info.imageSize, width: info.imageSize, preprocessing: info.preprocessingMode)
+                    let x = try imageBatch(chunk, height: info.imageSize, width: info.imageSize, preprocessing: info.preprocessingMode,
+                                           cropToSquare: info.crop ?? false)
                     csv += rows(chunk, try net.predict(x), info)
                     written += chunk.count
                 }

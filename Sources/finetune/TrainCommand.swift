@@ -117,6 +117,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "'auto' weighs each class by the inverse of its share of the training images.")
     var classWeights: String?
 
+    @Flag(name: .long, help: "Center-crop images to a square before resizing, instead of squeezing them.")
+    var crop = false
+
     @Flag(name: .long, help: "Several labels per image (sigmoid outputs); set by itself for multi-label CSV data.")
     var multilabel = false
 
@@ -226,9 +229,9 @@ struct TrainCommand: ParsableCommand {
         let idx = data.lowercased().hasSuffix(".npz") ? try ImageFolder.npz(data, size: size)
             : try ImageFolder.idx(root: data, prefix: "train", size: size)
         let given = idx != nil ? (train: data, validation: nil) : ImageFolder.givenSplits(data)
-        let folder = try idx ?? ImageFolder(root: given?.train ?? data, size: size)
+        let folder = try idx ?? ImageFolder(root: given?.train ?? data, size: size, cropToSquare: crop)
         let heldOut = try idx != nil && !data.lowercased().hasSuffix(".npz") ? ImageFolder.idx(root: data, prefix: "t10k", size: size, classes: folder.classes)
-            : given?.validation.map { try ImageFolder(root: $0, size: size, classes: folder.classes) }
+            : given?.validation.map { try ImageFolder(root: $0, size: size, classes: folder.classes, cropToSquare: crop) }
         let skipped = folder.skipped + (heldOut?.skipped ?? [])
         if strict, !skipped.isEmpty {
             for skip in skipped { log("bad file \(skip.path): \(skip.reason)") }
@@ -277,7 +280,7 @@ struct TrainCommand: ParsableCommand {
         try printPlan(folder: folder, train: split.train, validation: validation, recipe: recipe, tuner: tuner)
         try printEstimate(model: model, train: train, validation: validation?.count ?? 0, recipe: recipe)
 
-        let info = try CheckpointInfo(base: base, classes: folder.classes, imageSize: size, head: head, settings: flagRecord())
+        let info = try CheckpointInfo(base: base, classes: folder.classes, imageSize: size, head: head, crop: crop, settings: flagRecord())
         var position: RunPosition?
         if let statePath {
             let saved = try TrainingState.load(statePath, into: model, optimizer: tuner.optimizer, attributes: ["finetune_position"])

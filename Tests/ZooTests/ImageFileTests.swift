@@ -32,6 +32,13 @@ final class ImageFileTests: XCTestCase {
         }
     }
 
+    func testCenterSquareKeepsTheMiddle() throws {
+        let image = try ImageDecoder.decode(file: Self.directory.appendingPathComponent("good/images/rgb.png").path)
+        let square = image.centerSquare()
+        XCTAssertEqual([square.width, square.height], [48, 48])
+        XCTAssertEqual(Array(square.pixels[0..<3]), Array(image.pixels[(8 * 3)..<(8 * 3 + 3)]), "64×48 loses 8 columns each side")
+    }
+
     func testBadFilesAreSkippedWithTheirReasons() throws {
         let root = Self.directory.appendingPathComponent("bad").path
         let folder = try ImageFolder(root: root, size: 32)
