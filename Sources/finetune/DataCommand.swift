@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Foundation
 import ZooIO
 
@@ -6,7 +7,70 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Look at a data set before training on it.",
-        subcommands: [Inspect.self])
+        subcommands: [Inspect.self, ConvertIDX.self])
+
+    /// Turns IDX image and label files into a folder per class of PNG files.
+    struct ConvertIDX: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "convert-idx",
+            abstract: "Write IDX images (MNIST layout) as a folder per class of PNG files.",
+            discussion: """
+            Class folders are named by --names (comma-separated, in label order; 'fashion-mnist' for its ten \
+            classes) or by label number. --classes keeps some labels, --per-class the first N of each.
+            Example:
+              finetune data convert-idx --images /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
+                --labels /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz --names fashion-mnist \
+                --classes 5,6,7,8,9 --per-class 30 --output fmnist-5-9/
+            """)
+
+        static let fashionMNIST = ["T-shirt-top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+        @Option(name: .long, help: "IDX image file (gzipped or not).")
+        var images: String
+
+        @Option(name: .long, help: "IDX label file.")
+        var labels: String
+
+        @Option(name: .long, help: "Output folder (created).")
+        var output: String
+
+        @Option(name: .long, help: "Class names in label order, or 'fashion-mnist'.")
+        var names: String?
+
+        @Option(name: .long, help: "Labels to keep (comma-separated; default all).")
+        var classes: String?
+
+        @Option(name: .long, help: "Keep the first N images of each class.")
+        var perClass: Int?
+
+        func validate() throws {
+            if let perClass, perClass < 1 { throw ValidationError("--per-class must be at least 1") }
+            if let classes, classes.split(separator: ",").contains(where: { Int($0) == nil }) {
+                throw ValidationError("--classes takes comma-separated label numbers, got '\(classes)'")
+            }
+        }
+
+        func run() throws {
+            let set = try IDXImages(images: images, labels: labels)
+            let keep = classes.map { $0.split(separator: ",").map { Int($0)! } } ?? Array(Set(set.labels)).sorted()
+            let titles = names == "fashion-mnist" ? Self.fashionMNIST : names.map { $0.split(separator: ",").map(String.init) }
+            if let titles, let missing = keep.first(where: { $0 >= titles.count }) {
+                throw ModelError("--names gives \(titles.count) names but label \(missing) needs one")
+            }
+            let (h, w) = (set.pixels.shape[1], set.pixels.shape[2])
+            var written = 0
+            for index in set.indices(of: keep, perClass: perClass) {
+                let label = set.labels[index]
+                let folder = URL(fileURLWithPath: output).appendingPathComponent(titles?[label] ?? "\(label)")
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                let gray = set.pixels.bytes[(index * h * w)..<((index + 1) * h * w)]
+                let image = RGBImage(width: w, height: h, pixels: gray.flatMap { [$0, $0, $0] })
+                try image.pngData().write(to: folder.appendingPathComponent(String(format: "%05d.png", index)))
+                written += 1
+            }
+            print("wrote \(written) PNG files in \(keep.count) class folders under \(output)")
+        }
+    }
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -86,6 +86,24 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 
+    func testConvertIDXWritesClassFoldersOfPNGs() throws {
+        let directory = try temporaryDirectory("convert")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let idx = "/usr/share/datasets/fashion-mnist"
+        let converted = try CLI.run(["data", "convert-idx", "--images", "\(idx)/t10k-images-idx3-ubyte.gz",
+                                     "--labels", "\(idx)/t10k-labels-idx1-ubyte.gz", "--names", "fashion-mnist",
+                                     "--classes", "0,8", "--per-class", "3", "--output", directory.path])
+        XCTAssertEqual(converted.status, 0, converted.stderr)
+        let folder = try ImageFolder(root: directory.path, size: 28)
+        XCTAssertEqual(folder.classes, ["Bag", "T-shirt-top"])
+        XCTAssertEqual(folder.count, 6)
+        XCTAssertEqual(folder.skipped.count, 0)
+        let set = try IDXImages(images: "\(idx)/t10k-images-idx3-ubyte.gz", labels: "\(idx)/t10k-labels-idx1-ubyte.gz")
+        let first = set.indices(of: [0], perClass: 1)[0]
+        let image = try ImageDecoder.decode(file: directory.appendingPathComponent(String(format: "T-shirt-top/%05d.png", first)).path)
+        XCTAssertEqual(stride(from: 0, to: image.pixels.count, by: 3).map { image.pixels[$0] }, Array(set.pixels.bytes[(first * 784)..<((first + 1) * 784)]))
+    }
+
     func testZooListAndVerify() throws {
         let list = try CLI.run(["zoo", "list"])
         XCTAssertEqual(list.status, 0)
