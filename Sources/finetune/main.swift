@@ -10,8 +10,8 @@ struct FineTuneCommand: ParsableCommand {
         Exit codes: 0 success; 1 a file, model or run failed (the message says which and what to do); \
         64 a bad flag or argument.
         """,
-        subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, SearchCommand.self, DataCommand.self,
-                      ZooCommand.self, EmbedCommand.self, BenchCommand.self],
+        subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, SearchCommand.self, ExportCommand.self,
+                      DataCommand.self, ZooCommand.self, EmbedCommand.self, BenchCommand.self],
         defaultSubcommand: TrainCommand.self)
 }
 

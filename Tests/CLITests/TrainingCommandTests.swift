@@ -71,6 +71,19 @@ final class TrainingCommandTests: XCTestCase {
         XCTAssertEqual((json["rocAUC"] as? [Any])?.count, 3)
         XCTAssertEqual((json["topLosses"] as? [Any])?.count, 10)
 
+        // The fine-tuned base alone, in the published no-top layout: Keras and finetune load it.
+        let base = directory.appendingPathComponent("base.h5").path
+        let exported = try CLI.run(["export-base", "--model", "\(run)/best.h5", "--output", base])
+        XCTAssertEqual(exported.status, 0, exported.stderr)
+        let features = directory.appendingPathComponent("features.npy").path
+        let kerasBase = try python(["Tests/fixtures/keras_predict.py", "resnet50", base, x, features, "32", "32", "0", "avg", "1000"])
+        XCTAssertEqual(kerasBase.status, 0, kerasBase.stderr)
+        let embedded = directory.appendingPathComponent("embedded.npy").path
+        let embed = try CLI.run(["embed", "--base", "resnet50", "--weights", base, "--pooling", "avg", "--input", x, "--output", embedded])
+        XCTAssertEqual(embed.status, 0, embed.stderr)
+        let (ourFeatures, kerasFeatures) = (try NPY.read(embedded), try NPY.read(features))
+        XCTAssertLessThanOrEqual(ourFeatures.maxAbsDifference(kerasFeatures), 1e-4 * max(kerasFeatures.maxMagnitude, 1))
+
         // A small search over two learning rates keeps only the winner's checkpoint.
         let search = directory.appendingPathComponent("search").path
         let searched = try CLI.run(["search", "--base", "resnet50", "--data", data, "--weights", "none", "--image-size", "32",
