@@ -126,30 +126,25 @@ final class FineTunerTests: XCTestCase {
         try assertCacheChangesNothing(MirroredViews(source: try Self.colourSet(count: 24)), epochs: 3)
     }
 
-    func testBaseMultiplierAndDiscriminativeRates() throws {
-        // SGD without momentum: a parameter's step is rate × factor × gradient, so frozen-by-rate (0) stays put.
+    /// Which of `layers` change their kernel in one SGD epoch from `group` on, with `change` applied to the settings.
+    private func kernelsThatMove(from group: String, _ layers: [String], _ change: @escaping (inout FineTuneSettings) -> Void) throws -> [Bool] {
         let model = try Self.resnet()
         let tuner = try FineTuner(model: model, groups: Architecture.resnet50.layerGroups, settings: settings {
             $0.optimizer = OptimizerSettings(.sgd)
-            $0.baseLearningRateMultiplier = 0
+            change(&$0)
         })
-        let conv5 = model.layer(named: "conv5_block3_3_conv")!.parameters[0].value
-        let head = model.layer(named: "head_predictions")!.parameters[0].value
-        try tuner.run(Recipe([Phase("conv5", epochs: 1, learningRate: 1e-2)]), train: try Self.colourSet(count: 16))
-        XCTAssertTrue(model.layer(named: "conv5_block3_3_conv")!.parameters[0].value == conv5)
-        XCTAssertFalse(model.layer(named: "head_predictions")!.parameters[0].value == head)
+        let before = layers.map { model.layer(named: $0)!.parameters[0].value }
+        try tuner.run(Recipe([Phase(group, epochs: 1, learningRate: 1e-2)]), train: try Self.colourSet(count: 16))
+        return zip(layers, before).map { model.layer(named: $0)!.parameters[0].value != $1 }
+    }
 
+    func testBaseMultiplierAndDiscriminativeRates() throws {
+        // SGD without momentum: a parameter's step is rate × factor × gradient, so a factor of 0 keeps it still.
+        XCTAssertEqual(try kernelsThatMove(from: "conv5", ["conv5_block3_3_conv", "head_predictions"]) { $0.baseLearningRateMultiplier = 0 },
+                       [false, true])
         // A discriminative range from 0: the deepest trainable group (conv4) gets factor 0, the last (conv5) 1.
-        let spread = try Self.resnet()
-        let tuner2 = try FineTuner(model: spread, groups: Architecture.resnet50.layerGroups, settings: settings {
-            $0.optimizer = OptimizerSettings(.sgd)
-            $0.discriminativeLowest = 0
-        })
-        let conv4 = spread.layer(named: "conv4_block1_1_conv")!.parameters[0].value
-        let conv5b = spread.layer(named: "conv5_block3_3_conv")!.parameters[0].value
-        try tuner2.run(Recipe([Phase("conv4", epochs: 1, learningRate: 1e-2)]), train: try Self.colourSet(count: 16))
-        XCTAssertTrue(spread.layer(named: "conv4_block1_1_conv")!.parameters[0].value == conv4)
-        XCTAssertFalse(spread.layer(named: "conv5_block3_3_conv")!.parameters[0].value == conv5b)
+        XCTAssertEqual(try kernelsThatMove(from: "conv4", ["conv4_block1_1_conv", "conv5_block3_3_conv"]) { $0.discriminativeLowest = 0 },
+                       [false, true])
     }
 
     func testAStoppedRunResumesToTheSameWeights() throws {
