@@ -6,6 +6,8 @@ public enum Architecture: String, CaseIterable, Sendable {
     case vgg19
     case inceptionV3 = "inception_v3"
     case xception
+    /// A small CNN for baselines; no published weights.
+    case smallCNN = "small_cnn"
 
     /// The name Keras gives the functional model.
     public var kerasModelName: String { rawValue }
@@ -22,6 +24,7 @@ public enum Architecture: String, CaseIterable, Sendable {
         case .vgg19: return try VGG19.build(options)
         case .inceptionV3: return try InceptionV3.build(options)
         case .xception: return try Xception.build(options)
+        case .smallCNN: return try SmallCNN.build(options)
         }
     }
 
@@ -32,6 +35,7 @@ public enum Architecture: String, CaseIterable, Sendable {
         case .vgg19: return VGG19.groups
         case .inceptionV3: return InceptionV3.groups
         case .xception: return Xception.groups
+        case .smallCNN: return SmallCNN.groups
         }
     }
 }

@@ -48,7 +48,12 @@ public struct Manifest: Decodable, Sendable {
         public let layerGroups: [String]
         public let weights: [String: WeightFile]
 
-        public func weightFile(includeTop: Bool) -> WeightFile { weights[includeTop ? "top" : "notop"]! }
+        public func weightFile(includeTop: Bool) throws -> WeightFile {
+            guard let file = weights[includeTop ? "top" : "notop"] else {
+                throw ModelError("\(name) has no published weights; pass --weights none or a weights file")
+            }
+            return file
+        }
     }
 
     public let weightsBase: String

@@ -22,8 +22,9 @@ struct ZooCommand: ParsableCommand {
                 print("\(model.name) (keras.applications.\(model.kerasClass))")
                 print("  input: \(model.defaultInputSize)x\(model.defaultInputSize) default, \(model.minimumInputSize) minimum; preprocessing: \(model.preprocessing.rawValue); features: \(model.featureWidth)")
                 print("  layer groups: \(model.layerGroups.joined(separator: ", "))")
+                if model.weights.isEmpty { print("  weights: none published (train it, or pass a file with --weights)") }
                 for (variant, top) in [("top", true), ("notop", false)] {
-                    let file = model.weightFile(includeTop: top)
+                    guard let file = try? model.weightFile(includeTop: top) else { continue }
                     let cached = FileManager.default.fileExists(atPath: cache.path(for: file).path) ? "cached" : "not cached"
                     print("  weights (\(variant)): \(file.fileName) md5 \(file.md5) [\(cached)]")
                 }
@@ -66,7 +67,7 @@ struct ZooCommand: ParsableCommand {
         func run() throws {
             let digest = try md5(of: URL(fileURLWithPath: file))
             for model in Manifest.shared.models {
-                for top in [true, false] where model.weightFile(includeTop: top).md5 == digest {
+                for top in [true, false] where (try? model.weightFile(includeTop: top))?.md5 == digest {
                     print("\(file): the published \(model.name) weights (\(top ? "with" : "without") top), md5 \(digest) verified")
                     return
                 }
