@@ -34,13 +34,18 @@ struct KerasCase: Decodable {
             .deletingLastPathComponent().appendingPathComponent("fixtures").path
 
     static func all() throws -> [KerasCase] {
-        let path = directory + "/cases.json"
-        guard let data = FileManager.default.contents(atPath: path) else {
-            XCTFail("Keras fixtures missing at \(path): run `python3 Tests/fixtures/make_fixtures.py fixtures`")
-            return []
-        }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode([KerasCase].self, from: data)
+        try fixtureList("cases.json", script: "make_fixtures.py")
     }
+}
+
+/// A fixture list (snake_case JSON) from the fixtures folder; fails the test, naming the script to run, when absent.
+func fixtureList<T: Decodable>(_ file: String, script: String) throws -> [T] {
+    let path = KerasCase.directory + "/" + file
+    guard let data = FileManager.default.contents(atPath: path) else {
+        XCTFail("Keras fixtures missing at \(path): run `python3 Tests/fixtures/\(script) fixtures`")
+        return []
+    }
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    return try decoder.decode([T].self, from: data)
 }

@@ -24,14 +24,7 @@ final class TrainingParityTests: XCTestCase {
     }
 
     static func cases() throws -> [Case] {
-        let path = KerasCase.directory + "/training_cases.json"
-        guard let data = FileManager.default.contents(atPath: path) else {
-            XCTFail("training fixtures missing at \(path): run `python3 Tests/fixtures/make_training_fixtures.py fixtures`")
-            return []
-        }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode([Case].self, from: data)
+        try fixtureList("training_cases.json", script: "make_training_fixtures.py")
     }
 
     private func fineTuneModel(_ c: Case) throws -> (Model, Architecture) {
