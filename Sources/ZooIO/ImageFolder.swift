@@ -7,8 +7,9 @@ import Zoo
 /// - a folder with one sub-folder per class (`flowers/daisy/*.jpg`);
 /// - the CSV layout: a folder with a CSV file (file name, then the label, or several labels separated
 ///   by `;` or `|` for multi-label data, or no label column for a test set) and an `images/` sub-folder.
-/// Images are decoded once, resized to the model's input size and kept as bytes; a file that cannot
-/// be decoded is skipped and reported, never fatal.
+/// Images are decoded once, resized to the model's input size and kept as bytes while they fit the
+/// memory budget; beyond it they are checked once and decoded again for every batch, so memory stays
+/// bounded whatever the data set's size. A file that cannot be decoded is skipped and reported, never fatal.
 public struct ImageFolder: Sendable {
     public struct Skipped: Sendable, Codable {
         public let path: String
@@ -26,14 +27,25 @@ public struct ImageFolder: Sendable {
     /// The first (for single-label data, the only) class of each image.
     public var labels: [Int] { labelSets.map { $0.first ?? -1 } }
     public private(set) var skipped: [Skipped] = []
-    /// RGB bytes, `size`×`size`, one image after another.
-    private var pixels: [UInt8] = []
+    /// Where the decoded images live.
+    private enum PixelStore: Sendable {
+        /// RGB bytes, `size`×`size`, one image after another.
+        case memory([UInt8])
+        /// Decoded from `files` again whenever a batch needs them.
+        case files
+    }
+    private var store = PixelStore.memory([])
+    /// Decoded images beyond this many bytes are not kept: batches decode them from their files.
+    public static let defaultMemoryBudget = 4 << 30
+    /// True when images are decoded for each batch instead of held in memory.
+    public var streams: Bool { if case .files = store { true } else { false } }
 
     /// Center-crop every image to a square before resizing (instead of squeezing its aspect ratio).
     public let cropToSquare: Bool
 
     /// Reads `root`; with `classes` given (a checkpoint's), its labels must be among them.
-    public init(root: String, size: Int, classes known: [String]? = nil, cropToSquare: Bool = false) throws {
+    public init(root: String, size: Int, classes known: [String]? = nil, cropToSquare: Bool = false,
+                memoryBudget: Int = defaultMemoryBudget) throws {
         self.cropToSquare = cropToSquare
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -48,7 +60,7 @@ public struct ImageFolder: Sendable {
             let found = Array(Set(table.flatMap(\.labels))).sorted()
             classes = try Self.check(found, against: known, root: root)
             isMultiLabel = table.contains { $0.labels.count > 1 }
-            decode(table.map { ("\(root)/images/\($0.file)", $0.labels.map { classes.firstIndex(of: $0)! }) })
+            decode(table.map { ("\(root)/images/\($0.file)", $0.labels.map { classes.firstIndex(of: $0)! }) }, budget: memoryBudget)
         } else {
             let found = entries.filter { name in
                 var sub: ObjCBool = false
@@ -65,46 +77,87 @@ public struct ImageFolder: Sendable {
                 if images.isEmpty { skipped.append(Skipped(path: folder, reason: "empty class folder")) }
                 pending += images.map { ("\(folder)/\($0)", [classes.firstIndex(of: name)!]) }
             }
-            decode(pending)
+            decode(pending, budget: memoryBudget)
         }
         guard !files.isEmpty else { throw ModelError("no readable images in \(root)") }
     }
 
-    /// Decodes and resizes the files on every core, then stores them in order; a file that cannot be
-    /// used is recorded with the reason.
-    private mutating func decode(_ pending: [(path: String, labels: [Int])]) {
+    /// Decodes and resizes the files on every core, keeping the bytes when all of them fit `budget`;
+    /// a file that cannot be used is recorded with the reason.
+    private mutating func decode(_ pending: [(path: String, labels: [Int])], budget: Int) {
+        let keep = pending.count * size * size * 3 <= budget
+        let outcomes = Self.decodeAll(pending.map(\.path), size: size, crop: cropToSquare, keep: keep)
+        var bytes: [UInt8] = []
+        for (item, outcome) in zip(pending, outcomes) {
+            switch outcome {
+            case .success(let image):
+                bytes += image
+                files.append(item.path)
+                labelSets.append(item.labels)
+            case .failure(let error): skipped.append(Skipped(path: item.path, reason: "\(error)"))
+            }
+        }
+        store = keep ? .memory(bytes) : .files
+    }
+
+    /// Each file decoded and resized, in parallel; with `keep` false only the outcome is kept, not the bytes.
+    private static func decodeAll(_ paths: [String], size: Int, crop: Bool, keep: Bool = true) -> [Result<[UInt8], Error>] {
         final class Results: @unchecked Sendable {
             var slots: [Result<[UInt8], Error>?]
             init(_ count: Int) { slots = Array(repeating: nil, count: count) }
         }
-        let results = Results(pending.count)
+        let results = Results(paths.count)
         let lock = NSLock()
-        let (size, crop) = (self.size, cropToSquare)
-        DispatchQueue.concurrentPerform(iterations: pending.count) { i in
+        DispatchQueue.concurrentPerform(iterations: paths.count) { i in
             let outcome = Result {
-                let image = try ImageDecoder.decode(file: pending[i].path)
-                return Self.resized(crop ? image.centerSquare() : image, size: size)
+                let image = try ImageDecoder.decode(file: paths[i])
+                let bytes = Self.resized(crop ? image.centerSquare() : image, size: size)
+                return keep ? bytes : []
             }
             lock.lock()
             results.slots[i] = outcome
             lock.unlock()
         }
-        for (item, outcome) in zip(pending, results.slots) {
-            switch outcome! {
-            case .success(let bytes): store(bytes, name: item.path, labels: item.labels)
-            case .failure(let error): skipped.append(Skipped(path: item.path, reason: "\(error)"))
-            }
-        }
+        return results.slots.map { $0! }
     }
 
     private static func resized(_ image: RGBImage, size: Int) -> [UInt8] {
         image.resizedPixels(width: size, height: size).map { UInt8(max(0, min(255, $0.rounded()))) }
     }
 
-    private mutating func store(_ bytes: [UInt8], name: String, labels: [Int]) {
-        pixels += bytes
-        files.append(name)
-        labelSets.append(labels)
+    /// RGB bytes of the images at `indices`. When streaming, a file that became unreadable after the
+    /// data was read is reported and replaced by the next readable image of the same class, so a long
+    /// run keeps going.
+    private func pixels(_ indices: [Int]) -> [[UInt8]] {
+        let stride = size * size * 3
+        guard !streams else { return decodeForBatch(indices) }
+        guard case .memory(let bytes) = store else { return [] }
+        return indices.map { Array(bytes[($0 * stride)..<(($0 + 1) * stride)]) }
+    }
+
+    private func decodeForBatch(_ indices: [Int]) -> [[UInt8]] {
+        let outcomes = Self.decodeAll(indices.map { files[$0] }, size: size, crop: cropToSquare)
+        return zip(indices, outcomes).map { index, outcome in
+            switch outcome {
+            case .success(let bytes): return bytes
+            case .failure(let error): return replacement(for: index, reason: "\(error)")
+            }
+        }
+    }
+
+    private func replacement(for index: Int, reason: String) -> [UInt8] {
+        let sameClass = (1..<count).lazy.map { (index + $0) % self.count }.filter { self.labelSets[$0] == self.labelSets[index] }
+        for other in sameClass {
+            guard case .success(let bytes) = Self.decodeAll([files[other]], size: size, crop: cropToSquare)[0] else { continue }
+            Self.warn("\(files[index]) cannot be read any more (\(reason)); \(files[other]) takes its place")
+            return bytes
+        }
+        Self.warn("\(files[index]) cannot be read any more (\(reason)) and no other image of its class can; it is left black")
+        return [UInt8](repeating: 0, count: size * size * 3)
+    }
+
+    private static func warn(_ message: String) {
+        FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
     }
 
     /// Images held in an array (IDX or .npz): `images` is N×H×W (grayscale) or N×H×W×3 bytes.
@@ -122,11 +175,15 @@ public struct ImageFolder: Sendable {
         self.cropToSquare = false
         let (h, w) = (shape[1], shape[2])
         let channels = shape.count == 4 ? shape[3] : 1
+        var bytes: [UInt8] = []
         for i in 0..<shape[0] {
             let source = images[(i * h * w * channels)..<((i + 1) * h * w * channels)]
             let rgb = channels == 3 ? Array(source) : source.flatMap { [$0, $0, $0] }
-            store(Self.resized(RGBImage(width: w, height: h, pixels: rgb), size: size), name: "\(name)#\(i)", labels: [labels[i]])
+            bytes += Self.resized(RGBImage(width: w, height: h, pixels: rgb), size: size)
+            files.append("\(name)#\(i)")
+            labelSets.append([labels[i]])
         }
+        store = .memory(bytes)
     }
 
     /// A `.npz` archive with `x` (uint8 images, N×H×W or N×H×W×C) and `y` (integer labels), classes named by their numbers.
@@ -202,11 +259,10 @@ public struct ImageFolder: Sendable {
     /// Images at `indices` as a preprocessed NHWC batch; with `view`, its seeded augmentation of each.
     public func images(_ indices: [Int], preprocessing: Preprocessing, augmentation: Augmentation = Augmentation(),
                        seed: UInt64 = 0, view: Int? = nil) -> Tensor {
-        let stride = size * size * 3
         var data: [Float] = []
-        data.reserveCapacity(indices.count * stride)
-        for i in indices {
-            let image = pixels[(i * stride)..<((i + 1) * stride)].map(Float.init)
+        data.reserveCapacity(indices.count * size * size * 3)
+        for (i, bytes) in zip(indices, pixels(indices)) {
+            let image = bytes.map(Float.init)
             guard let view else { data += image; continue }
             data += augmentation.apply(image, size: size, seed: seed, image: i, view: view)
         }
@@ -217,8 +273,7 @@ public struct ImageFolder: Sendable {
 
     /// One image as decoded and resized (RGB bytes at `size`×`size`).
     public func image(at index: Int) -> RGBImage {
-        let stride = size * size * 3
-        return RGBImage(width: size, height: size, pixels: Array(pixels[(index * stride)..<((index + 1) * stride)]))
+        RGBImage(width: size, height: size, pixels: pixels([index])[0])
     }
 
     /// Multi-hot targets (one row of 0/1 per image) for multi-label training.

@@ -57,8 +57,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Learning rate of the head (and of phases without their own).")
     var lr: Float = 1e-3
 
-    @Option(name: .long, help: "Factor on the rate for unfrozen base groups.")
-    var baseLrMult: Float = 0.1
+    @Option(name: .long, help: "Factor on the rate for unfrozen base groups (default 0.1; 1 with --weights none: nothing pretrained to protect).")
+    var baseLrMult: Float?
 
     @Option(name: .long, help: "sgd, adam, adamw or rmsprop.")
     var optimizer: OptimizerKind = .adam
@@ -69,8 +69,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Input height and width (default: the model's own).")
     var imageSize: Int?
 
-    @Flag(name: .long, help: "Let unfrozen BatchNorm layers use batch statistics.")
-    var trainBn = false
+    @Flag(name: .long, inversion: .prefixedNo, help: "Let unfrozen BatchNorm layers use batch statistics and update their moving statistics (default: off for a pretrained base, as Keras' transfer-learning guide prescribes; on with --weights none, as Keras trains from scratch).")
+    var trainBn: Bool?
 
     @Option(name: .long, help: "Dropout before the classifier.")
     var dropout: Float = 0.2
@@ -126,6 +126,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Threads for the math (default: every core).")
     var threads: Int?
 
+    @Option(name: .long, help: "Gigabytes of decoded images kept in memory; a larger data set is decoded again for every batch, so memory stays bounded.")
+    var imageMemory: Double = Double(ImageFolder.defaultMemoryBudget) / Double(1 << 30)
+
     @Flag(name: .long, help: "Stop before training if any file cannot be read as an image.")
     var strict = false
 
@@ -143,13 +146,14 @@ struct TrainCommand: ParsableCommand {
         guard data != nil else { throw ValidationError("--data is required: a folder with one sub-folder of images per class") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if lr <= 0 { throw ValidationError("--lr must be above 0, got \(lr)") }
-        if baseLrMult < 0 { throw ValidationError("--base-lr-mult must be 0 or more, got \(baseLrMult)") }
+        if let baseLrMult, baseLrMult < 0 { throw ValidationError("--base-lr-mult must be 0 or more, got \(baseLrMult)") }
         if !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
         if !(0..<1).contains(labelSmoothing) { throw ValidationError("--label-smoothing must be in [0, 1), got \(labelSmoothing)") }
         if !(0..<1).contains(valSplit) { throw ValidationError("--val-split must be in [0, 1), got \(valSplit)") }
         if let hidden, hidden < 1 { throw ValidationError("--hidden must be at least 1, got \(hidden)") }
         if l1 < 0 || l2 < 0 { throw ValidationError("--l1 and --l2 must be 0 or more") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if !(imageMemory >= 0) { throw ValidationError("--image-memory must be 0 or more gigabytes, got \(imageMemory)") }
         if augmentViews < 1 { throw ValidationError("--augment-views must be at least 1, got \(augmentViews)") }
         for (flag, value) in [("--rotation", rotation), ("--zoom", zoom), ("--brightness", brightness)] where (value ?? 0) < 0 {
             throw ValidationError("\(flag) must be 0 or more")
@@ -229,21 +233,26 @@ struct TrainCommand: ParsableCommand {
         let idx = data.lowercased().hasSuffix(".npz") ? try ImageFolder.npz(data, size: size)
             : try ImageFolder.idx(root: data, prefix: "train", size: size)
         let given = idx != nil ? (train: data, validation: nil) : ImageFolder.givenSplits(data)
-        let folder = try idx ?? ImageFolder(root: given?.train ?? data, size: size, cropToSquare: crop)
+        let budget = Int(imageMemory * Double(1 << 30))
+        let folder = try idx ?? ImageFolder(root: given?.train ?? data, size: size, cropToSquare: crop, memoryBudget: budget)
         let heldOut = try idx != nil && !data.lowercased().hasSuffix(".npz") ? ImageFolder.idx(root: data, prefix: "t10k", size: size, classes: folder.classes)
-            : given?.validation.map { try ImageFolder(root: $0, size: size, classes: folder.classes, cropToSquare: crop) }
+            : given?.validation.map { try ImageFolder(root: $0, size: size, classes: folder.classes, cropToSquare: crop, memoryBudget: budget) }
         let skipped = folder.skipped + (heldOut?.skipped ?? [])
         if strict, !skipped.isEmpty {
             for skip in skipped { log("bad file \(skip.path): \(skip.reason)") }
             throw ModelError("--strict: \(skipped.count) files in \(data) cannot be used (listed above); fix or remove them, or train without --strict to skip them")
         }
         for skip in skipped { log("skipped \(skip.path): \(skip.reason)") }
-        let split = given != nil && heldOut != nil ? (train: Array(0..<folder.count), validation: [Int]())
+        var split = given != nil && heldOut != nil ? (train: Array(0..<folder.count), validation: [Int]())
             : folder.stratifiedSplit(validationFraction: valSplit, seed: seed)
         let validationFolder = heldOut ?? folder
-        let validationIndices = heldOut.map { Array(0..<$0.count) } ?? split.validation
-        try writeJSON(["train": split.train.map { folder.files[$0] }, "validation": validationIndices.map { validationFolder.files[$0] }],
-                      to: outputURL.appendingPathComponent("split.json"))
+        var validationIndices = heldOut.map { Array(0..<$0.count) } ?? split.validation
+        let splitURL = outputURL.appendingPathComponent("split.json")
+        if statePath != nil {
+            (split.train, validationIndices) = try SavedSplit(splitURL).indices(train: folder, validation: validationFolder)
+        }
+        try writeJSON(SavedSplit(train: split.train.map { folder.files[$0] }, validation: validationIndices.map { validationFolder.files[$0] }),
+                      to: splitURL)
         try writeJSON(skipped, to: outputURL.appendingPathComponent("skipped.json"))
         guard folder.classes.count >= 2 else { throw ModelError("\(data) has one class (\(folder.classes[0])); a classifier needs at least two") }
 
@@ -263,8 +272,8 @@ struct TrainCommand: ParsableCommand {
         settings.optimizer.l1 = l1
         settings.optimizer.l2 = l2
         settings.batchSize = batchSize
-        settings.baseLearningRateMultiplier = baseLrMult
-        settings.trainBatchNorm = trainBn
+        settings.baseLearningRateMultiplier = baseRateFactor
+        settings.trainBatchNorm = batchNormTrains
         settings.seed = seed
         settings.earlyStoppingPatience = earlyStopping
         settings.loss = multiLabel ? Loss(.sigmoidBinaryCrossEntropy, labelSmoothing: labelSmoothing)
@@ -333,7 +342,11 @@ struct TrainCommand: ParsableCommand {
         try? FileManager.default.removeItem(at: outputURL.appendingPathComponent(Self.stateFile))
         try writeReport(folder: validationFolder, validation: validationIndices, history: tuner.history, directory: outputURL)
         print("best validation accuracy \(String(format: "%.4f", best)); checkpoints in \(output)/best.h5 and \(output)/last.h5")
-        if !skipped.isEmpty { print("skipped \(skipped.count) unreadable files (listed in \(output)/skipped.json)") }
+        if !skipped.isEmpty {
+            print("skipped \(skipped.count) unreadable files (all listed in \(output)/skipped.json):")
+            for skip in skipped.prefix(20) { print("  \(skip.path): \(skip.reason)") }
+            if skipped.count > 20 { print("  … and \(skipped.count - 20) more") }
+        }
     }
 
     /// report.html from the best checkpoint's predictions on the validation images (up to 48 shown).
@@ -401,10 +414,13 @@ struct TrainCommand: ParsableCommand {
         }
         for (index, phase) in recipe.phases.enumerated() {
             let count = try tuner.trainableParameterCount(from: phase.deepestGroup)
-            let baseRate = phase.deepestGroup == Head.group ? "" : ", base at \(phase.learningRate * baseLrMult)"
+            let baseRate = phase.deepestGroup == Head.group ? "" : ", base at \(phase.learningRate * baseRateFactor)"
             print("  phase \(index + 1): \(phase.deepestGroup) for \(phase.epochs) epochs at \(phase.learningRate)\(baseRate), \(count) trainable parameters")
         }
-        print("  BatchNorm: \(trainBn ? "batch statistics in unfrozen groups" : "inference mode throughout (statistics untouched)")")
+        print("  BatchNorm: \(batchNormTrains ? "batch statistics in unfrozen groups" : "inference mode throughout (statistics untouched)")")
+        if folder.streams || validation?.folder.streams == true {
+            print("  images: decoded again for every batch (held in memory they would exceed --image-memory \(imageMemory) GB)")
+        }
         print("  augmentation: \(augmentationSettings().isIdentity ? "none" : "\(augment.rawValue), \(augmentViews) views per image")")
         print("  optimizer \(optimizer.rawValue), batch \(batchSize), seed \(seed), output \(output)")
     }
@@ -436,10 +452,16 @@ struct TrainCommand: ParsableCommand {
         print(text + String(format: "; peak memory about %.1f GB", peakMemoryGB()))
     }
 
+    /// A base trained from scratch has no pretrained features or statistics to protect: it learns at the
+    /// full rate and its BatchNorm layers normalise with batch statistics, as in Keras' `fit`.
+    private var fromScratch: Bool { weights == "none" }
+    private var baseRateFactor: Float { baseLrMult ?? (fromScratch ? 1 : 0.1) }
+    private var batchNormTrains: Bool { trainBn ?? fromScratch }
+
     private func flagRecord() -> [String: String] {
         ["weights": weights, "schedule": schedule ?? "freeze \(freezeEpochs) of \(epochs)", "lr": "\(lr)",
-         "base_lr_mult": "\(baseLrMult)", "optimizer": optimizer.rawValue, "batch_size": "\(batchSize)",
-         "train_bn": "\(trainBn)", "label_smoothing": "\(labelSmoothing)", "augment": augment.rawValue, "seed": "\(seed)", "data": data ?? ""]
+         "base_lr_mult": "\(baseRateFactor)", "optimizer": optimizer.rawValue, "batch_size": "\(batchSize)",
+         "train_bn": "\(batchNormTrains)", "label_smoothing": "\(labelSmoothing)", "augment": augment.rawValue, "seed": "\(seed)", "data": data ?? ""]
     }
 }
 
@@ -554,4 +576,43 @@ func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     try encoder.encode(value).write(to: url, options: .atomic)
+}
+
+/// The file lists of a run's split (split.json). A resumed run trains and validates on exactly these
+/// files, even when the data folder gained or lost images since.
+struct SavedSplit: Codable {
+    var train: [String]
+    var validation: [String]
+
+    init(train: [String], validation: [String]) {
+        (self.train, self.validation) = (train, validation)
+    }
+
+    init(_ url: URL) throws {
+        do {
+            self = try JSONDecoder().decode(Self.self, from: Data(contentsOf: url))
+        } catch {
+            throw ModelError("\(url.path) cannot be read (\(error)); it holds the run's split, so the run cannot resume without it")
+        }
+    }
+
+    /// Positions of the listed files in the folders as read now; files gone since are reported and left out.
+    func indices(train folder: ImageFolder, validation validationFolder: ImageFolder) throws -> (train: [Int], validation: [Int]) {
+        func positions(_ names: [String], in folder: ImageFolder) -> [Int] {
+            let index = Dictionary(folder.files.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+            let missing = names.filter { index[$0] == nil }
+            if let first = missing.first {
+                log("\(missing.count) files of the saved split cannot be used any more (the first: \(first)); the run goes on without them")
+            }
+            return names.compactMap { index[$0] }
+        }
+        let result = (train: positions(train, in: folder), validation: positions(validation, in: validationFolder))
+        let listed = Set(train + validation)
+        let added = (folder.files + (validationFolder.files == folder.files ? [] : validationFolder.files)).filter { !listed.contains($0) }
+        if let first = added.first {
+            log("\(added.count) files are not in the saved split (the first: \(first)); the resumed run leaves them out")
+        }
+        guard !result.train.isEmpty else { throw ModelError("none of the training files in the saved split can be read any more") }
+        return result
+    }
 }

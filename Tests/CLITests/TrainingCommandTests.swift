@@ -144,8 +144,15 @@ final class ResumeCommandTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(stopped)/resume.h5"))
 
         assertUserError(try CLI.run(["train", "--resume", stopped, "--lr", "1"]), status: 64, ["--resume takes no other flags"])
+        // An image added to the data meanwhile: the resumed run keeps the saved split, so it is left out.
+        let split = try Data(contentsOf: URL(fileURLWithPath: "\(stopped)/split.json"))
+        let classFolder = "\(data)/" + (try FileManager.default.contentsOfDirectory(atPath: data).filter { !$0.hasPrefix(".") }.sorted()[0])
+        let image = try FileManager.default.contentsOfDirectory(atPath: classFolder).first { $0.hasSuffix(".png") }!
+        try FileManager.default.copyItem(atPath: "\(classFolder)/\(image)", toPath: "\(classFolder)/added-later.png")
         let resumed = try CLI.run(["train", "--resume", stopped])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("1 files are not in the saved split (the first: \(classFolder)/added-later.png)"), resumed.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(stopped)/split.json")), split, "the resumed run reuses split.json")
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(stopped)/resume.h5"), "a finished run removes its state")
 
         let (a, _) = try Checkpoint.load("\(whole)/last.h5")

@@ -87,4 +87,35 @@ final class ImageFileTests: XCTestCase {
         XCTAssertEqual(report.duplicates.first?.acrossSplits, true)
         XCTAssertTrue(report.warnings.contains { $0.contains("several splits") })
     }
+
+    /// A file the user may not read. Root reads anything, so as root the check runs without the
+    /// capabilities that bypass file permissions (util-linux' setpriv), as an ordinary user would.
+    func testUnreadableFileIsSkippedAndNamed() throws {
+        let directory = try temporaryDirectory("permissions")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let root = directory.appendingPathComponent("data")
+        let good = Self.directory.appendingPathComponent("good/images/rgb.png")
+        for (folder, name) in [("cats", "a.png"), ("cats", "locked.png"), ("dogs", "b.png"), ("dogs", "c.png")] {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: good, to: root.appendingPathComponent("\(folder)/\(name)"))
+        }
+        let locked = root.appendingPathComponent("cats/locked.png").path
+        try FileManager.default.setAttributes([.posixPermissions: 0], ofItemAtPath: locked)
+        let binary = URL(fileURLWithPath: CommandLine.arguments.first { $0.hasSuffix(".xctest") } ?? CommandLine.arguments[0])
+            .deletingLastPathComponent().appendingPathComponent("finetune")
+        let asUser: (URL, [String]) = getuid() != 0 ? (binary, [])
+            : (URL(fileURLWithPath: "/usr/bin/setpriv"),
+               ["--bounding-set", "-dac_override,-dac_read_search", "--inh-caps", "-dac_override,-dac_read_search", binary.path])
+        let inspect = try execute(asUser.0, asUser.1 + ["data", "inspect", root.path])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        XCTAssertTrue(inspect.stdout.contains("locked.png: not readable (check its permissions)"), inspect.stdout)
+        let train = try execute(asUser.0, asUser.1 + ["--base", "small_cnn", "--data", root.path, "--weights", "none", "--image-size", "32",
+                                                      "--schedule", "all:1@1e-3", "--output", directory.appendingPathComponent("run").path])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        XCTAssertTrue(train.stderr.contains("skipped \(locked): "), train.stderr)
+        XCTAssertTrue(train.stdout.contains("skipped 1 unreadable files"), train.stdout)
+        XCTAssertTrue(train.stdout.contains("locked.png: "), "the end-of-run summary names the file:\n\(train.stdout)")
+        let summary = try String(contentsOf: directory.appendingPathComponent("run/skipped.json"), encoding: .utf8)
+        XCTAssertTrue(summary.contains("locked.png"), summary)
+    }
 }

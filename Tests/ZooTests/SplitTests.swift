@@ -39,4 +39,27 @@ final class SplitTests: XCTestCase {
         XCTAssertTrue(split["validation"]!.allSatisfy { $0.contains("/val/") })
         XCTAssertTrue(split["train"]!.allSatisfy { $0.contains("/train/") })
     }
+
+    /// Beyond the memory budget images are decoded again for every batch: the same batches, bounded memory.
+    func testStreamingGivesTheSameBatchesAsHoldingImages() throws {
+        let root = try temporaryDirectory("streaming")
+        defer { try? FileManager.default.removeItem(at: root) }
+        XCTAssertEqual(try python(["Tests/fixtures/make_folder_dataset.py", root.path, "6", "5", "7"]).status, 0)
+        let held = try ImageFolder(root: root.path, size: 40)
+        let streamed = try ImageFolder(root: root.path, size: 40, memoryBudget: 40 * 40 * 3 * 5)
+        XCTAssertFalse(held.streams)
+        XCTAssertTrue(streamed.streams, "12 images of 4,800 bytes exceed a 24,000-byte budget")
+        XCTAssertEqual(streamed.files, held.files)
+        XCTAssertEqual(streamed.skipped.map(\.path), held.skipped.map(\.path))
+        let batch = [7, 0, 3, 11]
+        let augmentation = Augmentation(.standard)
+        XCTAssertEqual(streamed.images(batch, preprocessing: .caffe).data, held.images(batch, preprocessing: .caffe).data)
+        XCTAssertEqual(streamed.images(batch, preprocessing: .tf, augmentation: augmentation, seed: 5, view: 2).data,
+                       held.images(batch, preprocessing: .tf, augmentation: augmentation, seed: 5, view: 2).data)
+
+        // A file deleted after the data was read: the next image of its class takes its place.
+        try FileManager.default.removeItem(atPath: streamed.files[0])
+        XCTAssertEqual(streamed.image(at: 0).pixels, held.image(at: 1).pixels)
+        XCTAssertEqual(held.labels[0], held.labels[1])
+    }
 }
