@@ -66,7 +66,7 @@ public enum ImageDecoder {
         var width: Int32 = 0, height: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
         guard let pixels = decoder(bytes, bytes.count, &width, &height, &message, message.count) else {
-            throw ModelError("image \(name): \(String(cString: message))")
+            throw ModelError("image \(name): \(message.nulTerminatedText)")
         }
         defer { free(pixels) }
         let count = Int(width) * Int(height) * 3
@@ -178,9 +178,14 @@ extension RGBImage {
         var size = 0
         var message = [CChar](repeating: 0, count: 256)
         guard let bytes = ci_encode_png(pixels, Int32(width), Int32(height), &size, &message, message.count) else {
-            throw ModelError(String(cString: message))
+            throw ModelError(message.nulTerminatedText)
         }
         defer { free(bytes) }
         return Data(bytes: bytes, count: size)
     }
+}
+
+extension [CChar] {
+    /// The text of a NUL-terminated C buffer (an error message filled in by the C decoders).
+    var nulTerminatedText: String { String(decoding: prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Core
+import FineTune
 import Foundation
 import Zoo
 import ZooIO
@@ -7,6 +8,28 @@ import ZooIO
 extension Architecture: ExpressibleByArgument {}
 extension ModelOptions.Pooling: ExpressibleByArgument {}
 extension WeightMatching: ExpressibleByArgument {}
+
+/// `constant`, `cosine` or `cosine:WARMUP_EPOCHS`, `step:EPOCHS:FACTOR`, `one-cycle`, `plateau:PATIENCE:FACTOR`.
+extension LearningRateSchedule: ExpressibleByArgument {
+    public init?(argument: String) {
+        let parts = argument.split(separator: ":").map(String.init)
+        let numbers = parts.dropFirst().map { Double($0) }
+        guard numbers.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
+        let values = numbers.map { $0! }
+        switch (parts.first ?? "", values.count) {
+        case ("constant", 0): self = .constant
+        case ("cosine", 0): self = .cosine(warmupEpochs: 0)
+        case ("cosine", 1) where values[0] == values[0].rounded(): self = .cosine(warmupEpochs: Int(values[0]))
+        case ("step", 2) where values[0] >= 1 && values[0] == values[0].rounded(): self = .step(epochs: Int(values[0]), factor: Float(values[1]))
+        case ("one-cycle", 0): self = .oneCycle
+        case ("plateau", 2) where values[0] >= 1 && values[0] == values[0].rounded():
+            self = .reduceOnPlateau(patience: Int(values[0]), factor: Float(values[1]))
+        default: return nil
+        }
+    }
+
+    public var defaultValueDescription: String { "constant" }
+}
 
 /// The model flags shared by the commands that build a zoo model.
 struct ModelArguments: ParsableArguments {

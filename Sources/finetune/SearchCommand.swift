@@ -36,8 +36,10 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long, help: "Dropouts to try.")
     var dropout: String = "0.2"
 
-    @Option(name: .long, help: "Base learning-rate multipliers to try.")
-    var baseLrMult: String = "0.1"
+    @Option(name: .long, help: "Base learning-rate multipliers to try (default as in train: 0.1, or 1 with --weights none).")
+    var baseLrMult: String?
+
+    private var multipliers: String { baseLrMult ?? (weights == "none" ? "1" : "0.1") }
 
     @Option(name: .long, help: "Epochs per trial.")
     var epochs: Int = 4
@@ -80,7 +82,7 @@ struct SearchCommand: ParsableCommand {
         let _: [Float] = try values(lr, "--lr")
         let _: [Int] = try values(batchSize, "--batch-size")
         let _: [Float] = try values(dropout, "--dropout")
-        let _: [Float] = try values(baseLrMult, "--base-lr-mult")
+        let _: [Float] = try values(multipliers, "--base-lr-mult")
         if epochs < 1 || freezeEpochs < 0 || freezeEpochs > epochs {
             throw ValidationError("--epochs must be at least 1 and --freeze-epochs between 0 and --epochs")
         }
@@ -92,7 +94,7 @@ struct SearchCommand: ParsableCommand {
         for rate: Float in try values(lr, "--lr") {
             for batch: Int in try values(batchSize, "--batch-size") {
                 for drop: Float in try values(dropout, "--dropout") {
-                    for multiplier: Float in try values(baseLrMult, "--base-lr-mult") {
+                    for multiplier: Float in try values(multipliers, "--base-lr-mult") {
                         grid.append(Trial(trial: grid.count + 1, learningRate: rate, batchSize: batch, dropout: drop,
                                           baseLearningRateMultiplier: multiplier))
                     }

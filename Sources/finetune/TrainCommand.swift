@@ -14,8 +14,9 @@ struct TrainCommand: ParsableCommand {
         abstract: "Fine-tune a zoo model on a folder with one sub-folder of images per class (the default command).",
         discussion: """
         The head trains first with the base frozen (from cached base features), then layer groups \
-        unfreeze as the schedule says, the base at --base-lr-mult times the rate. BatchNorm stays in \
-        inference mode unless --train-bn. Writes to --output: best.h5 and last.h5 (Keras full-model \
+        unfreeze as the schedule says, the base at --base-lr-mult times the rate. BatchNorm of a \
+        pretrained base stays in inference mode unless --train-bn; with --weights none it learns, and the \
+        base learns at the full rate, as Keras trains from scratch. Writes to --output: best.h5 and last.h5 (Keras full-model \
         files that keras.models.load_model reads, and that finetune predict/evaluate use alone), \
         history.csv, history.json, split.json (the validation split), skipped.json (unreadable files), and \
         report.html (curves, per-class metrics, confusion matrix, validation images; opens from disk) with \
@@ -56,6 +57,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(name: .long, help: "Learning rate of the head (and of phases without their own).")
     var lr: Float = 1e-3
+
+    @Option(name: .long, help: ArgumentHelp("How the rate moves within each phase: constant, cosine[:WARMUP_EPOCHS] (decays to zero at the phase's end), step:EPOCHS:FACTOR, one-cycle, plateau:PATIENCE:FACTOR (on the validation loss).", valueName: "schedule"))
+    var lrSchedule: LearningRateSchedule = .constant
 
     @Option(name: .long, help: "Factor on the rate for unfrozen base groups (default 0.1; 1 with --weights none: nothing pretrained to protect).")
     var baseLrMult: Float?
@@ -272,6 +276,7 @@ struct TrainCommand: ParsableCommand {
         settings.optimizer.l1 = l1
         settings.optimizer.l2 = l2
         settings.batchSize = batchSize
+        settings.schedule = lrSchedule
         settings.baseLearningRateMultiplier = baseRateFactor
         settings.trainBatchNorm = batchNormTrains
         settings.seed = seed
@@ -414,7 +419,7 @@ struct TrainCommand: ParsableCommand {
         }
         for (index, phase) in recipe.phases.enumerated() {
             let count = try tuner.trainableParameterCount(from: phase.deepestGroup)
-            let baseRate = phase.deepestGroup == Head.group ? "" : ", base at \(phase.learningRate * baseRateFactor)"
+            let baseRate = phase.deepestGroup == Head.group ? "" : ", base at " + String(format: "%g", phase.learningRate * baseRateFactor)
             print("  phase \(index + 1): \(phase.deepestGroup) for \(phase.epochs) epochs at \(phase.learningRate)\(baseRate), \(count) trainable parameters")
         }
         print("  BatchNorm: \(batchNormTrains ? "batch statistics in unfrozen groups" : "inference mode throughout (statistics untouched)")")
@@ -422,7 +427,7 @@ struct TrainCommand: ParsableCommand {
             print("  images: decoded again for every batch (held in memory they would exceed --image-memory \(imageMemory) GB)")
         }
         print("  augmentation: \(augmentationSettings().isIdentity ? "none" : "\(augment.rawValue), \(augmentViews) views per image")")
-        print("  optimizer \(optimizer.rawValue), batch \(batchSize), seed \(seed), output \(output)")
+        print("  optimizer \(optimizer.rawValue), rate within phases \(lrSchedule), batch \(batchSize), seed \(seed), output \(output)")
     }
 
     /// Times a batch through the frozen base and one training step of the first phase that trains the
@@ -459,7 +464,7 @@ struct TrainCommand: ParsableCommand {
     private var batchNormTrains: Bool { trainBn ?? fromScratch }
 
     private func flagRecord() -> [String: String] {
-        ["weights": weights, "schedule": schedule ?? "freeze \(freezeEpochs) of \(epochs)", "lr": "\(lr)",
+        ["weights": weights, "schedule": schedule ?? "freeze \(freezeEpochs) of \(epochs)", "lr": "\(lr)", "lr_schedule": "\(lrSchedule)",
          "base_lr_mult": "\(baseRateFactor)", "optimizer": optimizer.rawValue, "batch_size": "\(batchSize)",
          "train_bn": "\(batchNormTrains)", "label_smoothing": "\(labelSmoothing)", "augment": augment.rawValue, "seed": "\(seed)", "data": data ?? ""]
     }

@@ -17,7 +17,8 @@ final class TrainingCommandTests: XCTestCase {
                                  "--schedule", "head:2@1e-3,conv5:1@1e-4", "--batch-size", "16", "--output", run])
         XCTAssertEqual(train.status, 0, train.stderr)
         for fragment in ["plan: resnet50 at 32x32, 3 classes, 72 training and 18 validation images", "Sandal: 24 train, 6 validation",
-                         "phase 1: head for 2 epochs", "phase 2: conv5 for 1 epochs", "inference mode throughout",
+                         "phase 1: head for 2 epochs", "phase 2: conv5 for 1 epochs at 0.0001, base at 0.0001",
+                         "BatchNorm: batch statistics in unfrozen groups",
                          "(from cached base features)", "validation loss", "estimate: base features", "peak memory about"] {
             XCTAssertTrue(train.stdout.contains(fragment), "missing '\(fragment)' in:\n\(train.stdout)")
         }
@@ -83,6 +84,14 @@ final class TrainingCommandTests: XCTestCase {
         XCTAssertEqual(embed.status, 0, embed.stderr)
         let (ourFeatures, kerasFeatures) = (try NPY.read(embedded), try NPY.read(features))
         XCTAssertLessThanOrEqual(ourFeatures.maxAbsDifference(kerasFeatures), 1e-4 * max(kerasFeatures.maxMagnitude, 1))
+
+        // A pretrained base keeps its BatchNorm statistics and learns at a tenth of the rate unless told otherwise.
+        let again = try CLI.run(["--base", "resnet50", "--data", data, "--weights", base, "--image-size", "32",
+                                 "--schedule", "head:1@1e-3,conv5:1@1e-3", "--batch-size", "16", "--output", "\(run)-again"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        for fragment in ["phase 2: conv5 for 1 epochs at 0.001, base at 0.0001", "BatchNorm: inference mode throughout"] {
+            XCTAssertTrue(again.stdout.contains(fragment), "missing '\(fragment)' in:\n\(again.stdout)")
+        }
 
         // A small search over two learning rates keeps only the winner's checkpoint.
         let search = directory.appendingPathComponent("search").path
