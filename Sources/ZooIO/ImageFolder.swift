@@ -129,10 +129,13 @@ public struct ImageFolder: Sendable {
     /// data was read is reported and replaced by the next readable image of the same class, so a long
     /// run keeps going.
     private func pixels(_ indices: [Int]) -> [[UInt8]] {
-        let stride = size * size * 3
-        guard !streams else { return decodeForBatch(indices) }
-        guard case .memory(let bytes) = store else { return [] }
-        return indices.map { Array(bytes[($0 * stride)..<(($0 + 1) * stride)]) }
+        switch store {
+        case .files:
+            return decodeForBatch(indices)
+        case .memory(let bytes):
+            let stride = size * size * 3
+            return indices.map { Array(bytes[($0 * stride)..<(($0 + 1) * stride)]) }
+        }
     }
 
     private func decodeForBatch(_ indices: [Int]) -> [[UInt8]] {
