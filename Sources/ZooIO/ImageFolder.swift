@@ -128,13 +128,13 @@ public struct ImageFolder: Sendable {
     /// RGB bytes of the images at `indices`. When streaming, a file that became unreadable after the
     /// data was read is reported and replaced by the next readable image of the same class, so a long
     /// run keeps going.
-    private func pixels(_ indices: [Int]) -> [[UInt8]] {
+    private func pixels(_ indices: [Int]) -> [ArraySlice<UInt8>] {
         switch store {
         case .files:
-            return decodeForBatch(indices)
+            return decodeForBatch(indices).map { $0[...] }
         case .memory(let bytes):
             let stride = size * size * 3
-            return indices.map { Array(bytes[($0 * stride)..<(($0 + 1) * stride)]) }
+            return indices.map { bytes[($0 * stride)..<(($0 + 1) * stride)] }
         }
     }
 
@@ -276,7 +276,7 @@ public struct ImageFolder: Sendable {
 
     /// One image as decoded and resized (RGB bytes at `size`×`size`).
     public func image(at index: Int) -> RGBImage {
-        RGBImage(width: size, height: size, pixels: pixels([index])[0])
+        RGBImage(width: size, height: size, pixels: Array(pixels([index])[0]))
     }
 
     /// Multi-hot targets (one row of 0/1 per image) for multi-label training.

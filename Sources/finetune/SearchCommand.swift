@@ -39,7 +39,7 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long, help: "Base learning-rate multipliers to try (default as in train: 0.1, or 1 with --weights none).")
     var baseLrMult: String?
 
-    private var multipliers: String { baseLrMult ?? (weights == "none" ? "1" : "0.1") }
+    private var multipliers: String { baseLrMult ?? "\(TrainCommand.defaultBaseRateFactor(weights: weights))" }
 
     @Option(name: .long, help: "Epochs per trial.")
     var epochs: Int = 4

@@ -460,7 +460,8 @@ struct TrainCommand: ParsableCommand {
     /// A base trained from scratch has no pretrained features or statistics to protect: it learns at the
     /// full rate and its BatchNorm layers normalise with batch statistics, as in Keras' `fit`.
     private var fromScratch: Bool { weights == "none" }
-    private var baseRateFactor: Float { baseLrMult ?? (fromScratch ? 1 : 0.1) }
+    private var baseRateFactor: Float { baseLrMult ?? Self.defaultBaseRateFactor(weights: weights) }
+    static func defaultBaseRateFactor(weights: String) -> Float { weights == "none" ? 1 : 0.1 }
     private var batchNormTrains: Bool { trainBn ?? fromScratch }
 
     private func flagRecord() -> [String: String] {
