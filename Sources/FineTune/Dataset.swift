@@ -5,10 +5,12 @@ public protocol LabeledImages {
     var count: Int { get }
     /// (height, width, channels) of one preprocessed image.
     var imageShape: [Int] { get }
-    /// How many distinct augmented views of each image `batch(_:view:)` can produce (0: no augmentation).
+    /// How many augmented views of each image a head-only phase caches base features for (0: no
+    /// augmentation). Phases that train the base ask for view `epoch`, a new one every epoch.
     var augmentedViews: Int { get }
     /// The images as they are (`view` nil) or their `view`-th augmented version, which is the same
-    /// every time it is asked for, so base features of a view can be cached.
+    /// every time it is asked for, so base features of a view can be cached and a resumed run sees
+    /// the same images.
     func batch(_ indices: [Int], view: Int?) throws -> (images: Tensor, targets: Targets)
 }
 

@@ -197,7 +197,8 @@ public final class FineTuner {
                 position.sums = EpochSums()
             }
             let order = position.order!
-            let view = trainSet.augmentedViews > 0 ? epoch % trainSet.augmentedViews : nil
+            // Cached features cycle through their views; images for a training base get a new view every epoch.
+            let view = trainSet.augmentedViews > 0 ? (cached ? epoch % trainSet.augmentedViews : epoch) : nil
             func indices(_ step: Int) -> [Int] {
                 Array(order[(step * settings.batchSize)..<min((step + 1) * settings.batchSize, order.count)])
             }

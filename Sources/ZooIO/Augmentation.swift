@@ -3,7 +3,7 @@ import Foundation
 
 /// Seeded image augmentation on RGB values 0…255 (before the model's preprocessing). The same
 /// seed, image and view always give the same result, so features of a view can be cached.
-public struct Augmentation: Sendable, Equatable {
+public struct Augmentation: Sendable, Equatable, CustomStringConvertible {
     public enum Policy: String, Sendable, CaseIterable {
         case none, light, standard
     }
@@ -51,6 +51,19 @@ public struct Augmentation: Sendable, Equatable {
     }
 
     public var isIdentity: Bool { self == Augmentation() }
+
+    /// The transforms in use, e.g. "horizontal flips, zoom ±10%".
+    public var description: String {
+        let percent = { (name: String, value: Float) in value > 0 ? "\(name) ±\(Int((value * 100).rounded()))%" : nil }
+        let parts: [String?] = [
+            horizontalFlip ? "horizontal flips" : nil, verticalFlip ? "vertical flips" : nil,
+            rotation > 0 ? "rotation ±\(String(format: "%g", rotation))°" : nil, percent("zoom", zoom), percent("shift", translation),
+            percent("brightness", brightness), percent("contrast", contrast), percent("saturation", saturation),
+            noise > 0 ? "noise σ \(String(format: "%g", noise))" : nil, blur > 0 ? "blur \(Int((blur * 100).rounded()))% of images" : nil,
+        ]
+        let used = parts.compactMap { $0 }
+        return used.isEmpty ? "none" : used.joined(separator: ", ")
+    }
 
     /// The augmented copy of a `size`×`size` RGB image for (`seed`, `image`, `view`).
     public func apply(_ pixels: [Float], size: Int, seed: UInt64, image: Int, view: Int) -> [Float] {

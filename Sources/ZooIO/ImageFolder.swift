@@ -24,8 +24,8 @@ public struct ImageFolder: Sendable {
     public private(set) var labelSets: [[Int]] = []
     /// True for the CSV layout with several labels on some row.
     public private(set) var isMultiLabel = false
-    /// The first (for single-label data, the only) class of each image.
-    public var labels: [Int] { labelSets.map { $0.first ?? -1 } }
+    /// The first (for single-label data, the only) class of each image (-1 for none).
+    public private(set) var labels: [Int] = []
     public private(set) var skipped: [Skipped] = []
     /// Where the decoded images live.
     private enum PixelStore: Sendable {
@@ -94,6 +94,7 @@ public struct ImageFolder: Sendable {
                 bytes += image
                 files.append(item.path)
                 labelSets.append(item.labels)
+                labels.append(item.labels.first ?? -1)
             case .failure(let error): skipped.append(Skipped(path: item.path, reason: "\(error)"))
             }
         }
@@ -185,6 +186,7 @@ public struct ImageFolder: Sendable {
             bytes += Self.resized(RGBImage(width: w, height: h, pixels: rgb), size: size)
             files.append("\(name)#\(i)")
             labelSets.append([labels[i]])
+            self.labels.append(labels[i])
         }
         store = .memory(bytes)
     }

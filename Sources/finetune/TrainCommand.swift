@@ -94,7 +94,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Augmentation policy for training images: none, light (flips, small rotations and zooms, brightness) or standard (also shifts, contrast, saturation, noise, blur).")
     var augment: Augmentation.Policy = .none
 
-    @Option(name: .long, help: "Distinct augmented views per image (each epoch uses the next; frozen-base features are cached per view).")
+    @Option(name: .long, help: "Augmented views per image whose frozen-base features head-only phases cache (each epoch uses the next); phases that train the base see a new view every epoch.")
     var augmentViews: Int = 4
 
     @Option(name: .long, help: "Override: largest rotation in degrees.")
@@ -426,7 +426,8 @@ struct TrainCommand: ParsableCommand {
         if folder.streams || validation?.folder.streams == true {
             print("  images: decoded again for every batch (held in memory they would exceed --image-memory \(imageMemory) GB)")
         }
-        print("  augmentation: \(augmentationSettings().isIdentity ? "none" : "\(augment.rawValue), \(augmentViews) views per image")")
+        let augmentation = augmentationSettings()
+        print("  augmentation: \(augmentation.isIdentity ? "none" : "\(augmentation); head-only phases cache \(augmentViews) views per image")")
         print("  optimizer \(optimizer.rawValue), rate within phases \(lrSchedule), batch \(batchSize), seed \(seed), output \(output)")
     }
 
@@ -444,7 +445,10 @@ struct TrainCommand: ParsableCommand {
         }
         let forward = try seconds { _ = try features.predict(x) } / Double(batch.count)
         let views = max(train.augmentedViews, 1)
-        var text = String(format: "  estimate: base features for the head phases once, about %.1f s", forward * Double(train.count * views + validation))
+        var parts: [String] = []
+        if recipe.phases.contains(where: { $0.deepestGroup == Head.group }) {
+            parts.append(String(format: "base features for the head phases once, about %.1f s", forward * Double(train.count * views + validation)))
+        }
         if let phase = recipe.phases.first(where: { $0.deepestGroup != Head.group }) {
             let layers = try base!.layerGroups.withHead.trainableLayers(from: phase.deepestGroup, in: model)
             let training = try GraphTraining(model: model, trainableLayers: layers)
@@ -452,9 +456,10 @@ struct TrainCommand: ParsableCommand {
             let loss = multilabel || train.folder.isMultiLabel ? Loss(.sigmoidBinaryCrossEntropy) : Loss(.softmaxCrossEntropy)
             let step = try seconds { _ = try training.lossAndGradients(x, targets, loss: loss, context: &context) }
             let epoch = step * Double((train.count + batchSize - 1) / batchSize) + forward * Double(validation)
-            text += "; epochs from \(phase.deepestGroup) on about " + String(format: "%.1f s each", epoch)
+            parts.append("epochs from \(phase.deepestGroup) on about " + String(format: "%.1f s each", epoch))
         }
-        print(text + String(format: "; peak memory about %.1f GB", peakMemoryGB()))
+        parts.append(String(format: "peak memory about %.1f GB", peakMemoryGB()))
+        print("  estimate: " + parts.joined(separator: "; "))
     }
 
     /// A base trained from scratch has no pretrained features or statistics to protect: it learns at the

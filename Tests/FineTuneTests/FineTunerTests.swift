@@ -1,3 +1,4 @@
+import Foundation
 import Core
 import FineTune
 import XCTest
@@ -124,6 +125,35 @@ final class FineTunerTests: XCTestCase {
 
     func testCachedFeaturesCoverEveryAugmentedView() throws {
         try assertCacheChangesNothing(MirroredViews(source: try Self.colourSet(count: 24)), epochs: 3)
+    }
+
+    /// Records which views the run asks for.
+    final class ViewLog: LabeledImages, @unchecked Sendable {
+        let source: InMemoryImages
+        private let lock = NSLock()
+        private var asked: [Int?] = []
+        init(_ source: InMemoryImages) { self.source = source }
+        var count: Int { source.count }
+        var imageShape: [Int] { source.imageShape }
+        var augmentedViews: Int { 2 }
+        var views: [Int?] { lock.withLock { asked } }
+
+        func batch(_ indices: [Int], view: Int?) throws -> (images: Tensor, targets: Targets) {
+            lock.withLock { asked.append(view) }
+            return try source.batch(indices, view: nil)
+        }
+    }
+
+    func testATrainingBaseSeesANewViewEveryEpochAndCachedFeaturesCycle() throws {
+        let images = ViewLog(try Self.colourSet(count: 16))
+        let tuner = try FineTuner(model: try Self.resnet(), groups: Architecture.resnet50.layerGroups, settings: settings())
+        var phaseStarts: [Int] = []
+        try tuner.run(Recipe([Phase("head", epochs: 3, learningRate: 1e-3), Phase("conv5", epochs: 3, learningRate: 1e-4)]),
+                      train: images, events: { if case .phaseStarted = $0 { phaseStarts.append(images.views.count) } })
+        // Head phase: base features of views 0 and 1, computed once (a batch of 16 each) and used in turn; then the labels.
+        XCTAssertEqual(Array(images.views[phaseStarts[0]..<phaseStarts[1]]), [0, 1, nil])
+        // conv5 on: the images themselves, a view per epoch.
+        XCTAssertEqual(Array(images.views[phaseStarts[1]...]), [0, 1, 2])
     }
 
     /// Which of `layers` change their kernel in one SGD epoch from `group` on, with `change` applied to the settings.

@@ -36,4 +36,13 @@ final class AugmentationTests: XCTestCase {
             }
         }
     }
+
+    func testTheDescriptionNamesTheTransformsInUse() {
+        XCTAssertEqual(Augmentation().description, "none")
+        var custom = Augmentation()
+        custom.horizontalFlip = true
+        custom.zoom = 0.1
+        XCTAssertEqual(custom.description, "horizontal flips, zoom ±10%")
+        XCTAssertEqual(Augmentation(.light).description, "horizontal flips, rotation ±10°, zoom ±10%, brightness ±10%")
+    }
 }

@@ -75,67 +75,127 @@ public final class Optimizer {
 
     static func isKernel(_ p: Parameter) -> Bool { p.name.hasSuffix("kernel") }
 
-    /// One update of each parameter that has a gradient, at its own learning rate.
+    /// One update of each parameter that has a gradient, at its own learning rate. Weights and slots
+    /// change in place, large parameters in parallel chunks: every element's arithmetic is the same.
     public func apply(_ gradients: [ObjectIdentifier: Tensor], to parameters: [Parameter], learningRate: (Parameter) -> Float) {
         for parameter in parameters {
             let id = ObjectIdentifier(parameter)
-            guard parameter.trainable, var g = gradients[id]?.data else { continue }
-            if Optimizer.isKernel(parameter) && (settings.l1 > 0 || settings.l2 > 0) {
-                for (i, w) in parameter.value.data.enumerated() {
-                    g[i] += settings.l1 * (w > 0 ? 1 : (w < 0 ? -1 : 0)) + 2 * settings.l2 * w
-                }
-            }
+            guard parameter.trainable, let gradient = gradients[id] else { continue }
             let step = steps[id, default: 0] + 1
             steps[id] = step
-            var w = parameter.value.data
-            var state = slots[id] ?? []
-            update(&w, g, &state, step: step, lr: learningRate(parameter))
+            var state = slots.removeValue(forKey: id) ?? []  // uniquely owned, so written without a copy
+            while state.count < slotCount { state.append([Float](repeating: 0, count: gradient.data.count)) }
+            let update = ElementUpdate(settings: settings, step: step, lr: learningRate(parameter),
+                                       regularized: Optimizer.isKernel(parameter) && (settings.l1 > 0 || settings.l2 > 0))
+            parameter.value.data.withUnsafeMutableBufferPointer { w in
+                gradient.data.withUnsafeBufferPointer { g in
+                    state.withUnsafeMutableBufferPointers { m in update.run(w, g, m) }
+                }
+            }
             slots[id] = state
-            parameter.value = Tensor(shape: parameter.shape, data: w)
         }
     }
 
-    private func update(_ w: inout [Float], _ g: [Float], _ state: inout [[Float]], step: Int, lr: Float) {
-        let s = settings
-        func slot(_ k: Int) {
-            while state.count <= k { state.append([Float](repeating: 0, count: w.count)) }
+    /// Slots each parameter keeps: Adam's two moments, a momentum, RMSprop's mean square (and momentum).
+    private var slotCount: Int {
+        switch settings.kind {
+        case .sgd: settings.momentum != 0 ? 1 : 0
+        case .adam, .adamw: 2
+        case .rmsprop: settings.momentum > 0 ? 2 : 1
         }
+    }
+}
+
+/// One optimizer step over a parameter's elements, Keras' formulas element by element.
+private struct ElementUpdate: Sendable {
+    let settings: OptimizerSettings
+    let step: Int
+    let lr: Float
+    /// Kernels with an L1/L2 penalty add its gradient, taken at the weight before this step.
+    let regularized: Bool
+
+    /// Below this many elements a parameter is updated on one thread.
+    private static let chunk = 1 << 16
+
+    /// A parameter's buffers; chunks cover disjoint element ranges, so no element is shared between threads.
+    private struct Buffers: @unchecked Sendable {
+        let w: UnsafeMutableBufferPointer<Float>
+        let g: UnsafeBufferPointer<Float>
+        let slots: [UnsafeMutableBufferPointer<Float>]
+    }
+
+    func run(_ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, _ slots: [UnsafeMutableBufferPointer<Float>]) {
+        let chunks = (w.count + Self.chunk - 1) / Self.chunk
+        guard chunks > 1 else { return update(w, g, slots, 0..<w.count) }
+        let buffers = Buffers(w: w, g: g, slots: slots)
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            update(buffers.w, buffers.g, buffers.slots, (c * Self.chunk)..<min((c + 1) * Self.chunk, buffers.w.count))
+        }
+    }
+
+    private func gradient(_ g: UnsafeBufferPointer<Float>, _ w: UnsafeMutableBufferPointer<Float>, _ i: Int) -> Float {
+        guard regularized else { return g[i] }
+        let wi = w[i]
+        return g[i] + settings.l1 * (wi > 0 ? 1 : (wi < 0 ? -1 : 0)) + 2 * settings.l2 * wi
+    }
+
+    private func update(_ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>,
+                        _ slots: [UnsafeMutableBufferPointer<Float>], _ range: Range<Int>) {
+        let s = settings
         switch s.kind {
         case .sgd:
             guard s.momentum != 0 else {
-                for i in w.indices { w[i] -= g[i] * lr }
+                for i in range { w[i] -= gradient(g, w, i) * lr }
                 return
             }
-            slot(0)
-            for i in w.indices {
-                state[0][i] = state[0][i] * s.momentum - g[i] * lr
-                w[i] += s.nesterov ? state[0][i] * s.momentum - g[i] * lr : state[0][i]
+            let v = slots[0]
+            for i in range {
+                v[i] = v[i] * s.momentum - gradient(g, w, i) * lr
+                w[i] += s.nesterov ? v[i] * s.momentum - gradient(g, w, i) * lr : v[i]
             }
         case .adam, .adamw:
-            if s.kind == .adamw {
-                for i in w.indices { w[i] -= w[i] * s.weightDecay * lr }
-            }
-            slot(1)
+            let (m, v) = (slots[0], slots[1])
             let t = Float(step)
             let alpha = lr * (1 - pow(s.beta2, t)).squareRoot() / (1 - pow(s.beta1, t))
-            for i in w.indices {
-                state[0][i] += (g[i] - state[0][i]) * (1 - s.beta1)
-                state[1][i] += (g[i] * g[i] - state[1][i]) * (1 - s.beta2)
-                w[i] -= state[0][i] * alpha / (state[1][i].squareRoot() + s.epsilon)
+            let decay = s.kind == .adamw ? s.weightDecay * lr : 0
+            for i in range {
+                let gi = gradient(g, w, i)
+                if decay != 0 { w[i] -= w[i] * decay }
+                m[i] += (gi - m[i]) * (1 - s.beta1)
+                v[i] += (gi * gi - v[i]) * (1 - s.beta2)
+                w[i] -= m[i] * alpha / (v[i].squareRoot() + s.epsilon)
             }
         case .rmsprop:
-            slot(s.momentum > 0 ? 1 : 0)
-            for i in w.indices {
-                state[0][i] = s.rho * state[0][i] + (1 - s.rho) * g[i] * g[i]
-                let increment = lr * g[i] / (state[0][i] + s.epsilon).squareRoot()
+            for i in range {
+                let gi = gradient(g, w, i)
+                slots[0][i] = s.rho * slots[0][i] + (1 - s.rho) * gi * gi
+                let increment = lr * gi / (slots[0][i] + s.epsilon).squareRoot()
                 if s.momentum > 0 {
-                    state[1][i] = s.momentum * state[1][i] + increment
-                    w[i] -= state[1][i]
+                    slots[1][i] = s.momentum * slots[1][i] + increment
+                    w[i] -= slots[1][i]
                 } else {
                     w[i] -= increment
                 }
             }
         }
+    }
+}
+
+extension Array where Element == [Float] {
+    /// Pointers to every inner array's storage at once, for the duration of `body`. Each inner array is
+    /// moved out while its pointer lives, so none is copied on write.
+    mutating func withUnsafeMutableBufferPointers<R>(_ body: ([UnsafeMutableBufferPointer<Float>]) -> R) -> R {
+        var arrays = self
+        self = []
+        defer { self = arrays }
+        func nest(_ k: Int, _ pointers: [UnsafeMutableBufferPointer<Float>]) -> R {
+            guard k < arrays.count else { return body(pointers) }
+            var taken: [Float] = []
+            swap(&taken, &arrays[k])
+            defer { swap(&taken, &arrays[k]) }
+            return taken.withUnsafeMutableBufferPointer { nest(k + 1, pointers + [$0]) }
+        }
+        return nest(0, [])
     }
 }
 
