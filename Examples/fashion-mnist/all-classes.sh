@@ -4,18 +4,18 @@
 # used once, to evaluate the final weights. Writes runs/fashion-mnist/all-classes/results.json.
 # The 28×28 images are scaled to 64×64: ResNet50's ImageNet stem divides its input by four before the
 # first residual block, and at 32×32 that leaves 8×8 maps (README: 32, 48 and 64 compared).
-# Usage: Examples/fashion-mnist/all-classes.sh   (SIZE=64 EPOCHS=8 by default)
+# Usage: Examples/fashion-mnist/all-classes.sh   (SIZE=64 EPOCHS=7 by default)
 source "$(dirname "$0")/common.sh"
 out=$work/all-classes
 convert train "" "" "$work/all-train"
 convert t10k "" "" "$work/all-t10k"
 start=$(date +%s.%N)
 # BatchNorm learns its statistics (--weights none); the rate decays along a cosine; flips and small zooms.
-$finetune --base resnet50 --data "$work/all-train" --weights none --image-size "${SIZE:-64}" --schedule "all:${EPOCHS:-8}@1e-3" \
+$finetune --base resnet50 --data "$work/all-train" --weights none --image-size "${SIZE:-64}" --schedule "all:${EPOCHS:-7}@1e-3" \
   --lr-schedule cosine --batch-size 128 --flip --zoom 0.1 --val-split 0.05 --seed 0 --output "$out"
 end=$(date +%s.%N)
 $finetune evaluate --model "$out/last.h5" --data "$work/all-t10k" --json "$out/test-scores.json" | tail -4
-python3 - "$out" "$start" "$end" "${SIZE:-64}" "${EPOCHS:-8}" <<'PY'
+python3 - "$out" "$start" "$end" "${SIZE:-64}" "${EPOCHS:-7}" <<'PY'
 import json, sys
 out, start, end, size, epochs = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 scores = json.load(open(f"{out}/test-scores.json"))
