@@ -312,8 +312,19 @@ public final class FineTuner {
         return Tensor(shape: [images.count] + shape, data: rows)
     }
 
+    /// Every image's targets, read a batch at a time so the images never all sit in memory at once.
     private func allTargets(_ images: LabeledImages) throws -> Targets {
-        try images.batch(Array(0..<images.count)).targets
+        var (labels, rows, width): ([Int], [Float], Int?) = ([], [], nil)
+        for start in stride(from: 0, to: images.count, by: settings.batchSize) {
+            switch try images.batch(Array(start..<min(start + settings.batchSize, images.count))).targets {
+            case .classes(let part): labels += part
+            case .multiHot(let part):
+                rows += part.data
+                width = part.shape[1]
+            }
+        }
+        guard let width else { return .classes(labels) }
+        return .multiHot(Tensor(shape: [images.count, width], data: rows))
     }
 
     /// Mean loss and accuracy of `model` (inference mode) on `images`.
