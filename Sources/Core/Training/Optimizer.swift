@@ -150,8 +150,9 @@ private struct ElementUpdate: Sendable {
             }
             let v = slots[0]
             for i in range {
-                v[i] = v[i] * s.momentum - gradient(g, w, i) * lr
-                w[i] += s.nesterov ? v[i] * s.momentum - gradient(g, w, i) * lr : v[i]
+                let gi = gradient(g, w, i)
+                v[i] = v[i] * s.momentum - gi * lr
+                w[i] += s.nesterov ? v[i] * s.momentum - gi * lr : v[i]
             }
         case .adam, .adamw:
             let (m, v) = (slots[0], slots[1])
