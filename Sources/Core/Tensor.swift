@@ -40,3 +40,22 @@ extension Tensor {
         return worst
     }
 }
+
+extension Tensor {
+    /// NHWC images mirrored left to right (each row's columns reversed).
+    public var mirroredLeftToRight: Tensor {
+        precondition(shape.count == 4, "mirroring needs NHWC images, not shape \(shape)")
+        let (rows, width, channels) = (shape[0] * shape[1], shape[2], shape[3])
+        return data.withUnsafeBufferPointer { source in
+            Tensor(uninitialized: shape) { target in
+                for row in 0..<rows {
+                    let base = row * width * channels
+                    for column in 0..<width {
+                        let from = base + (width - 1 - column) * channels, to = base + column * channels
+                        for c in 0..<channels { target[to + c] = source[from + c] }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -24,6 +24,8 @@ struct ClassificationScores: Codable {
     /// One-vs-rest ROC AUC per class and their mean (when probabilities were given).
     var rocAUC: [Double?] = []
     var macroROCAUC: Double?
+    /// Whether each image's probabilities were averaged with its mirror image's (`--tta`).
+    var mirrorAveraged = false
     /// The images the model is most wrong about: highest loss first.
     var topLosses: [TopLoss] = []
 
@@ -65,15 +67,25 @@ struct Prediction {
 }
 
 /// Predictions for folder images, in batches of 32.
-func predictClasses(_ model: Model, folder: ImageFolder, indices: [Int], preprocessing: Preprocessing) throws -> [Prediction] {
+func predictClasses(_ model: Model, folder: ImageFolder, indices: [Int], preprocessing: Preprocessing,
+                    mirrorAveraged: Bool = false) throws -> [Prediction] {
     var result: [Prediction] = []
     for start in stride(from: 0, to: indices.count, by: 32) {
         let chunk = Array(indices[start..<min(start + 32, indices.count)])
-        let probabilities = try model.predict(folder.images(chunk, preprocessing: preprocessing))
+        let probabilities = try predictProbabilities(model, folder.images(chunk, preprocessing: preprocessing), mirrorAveraged: mirrorAveraged)
         let k = probabilities.count / max(chunk.count, 1)
         for row in chunk.indices { result.append(Prediction(probabilities: Array(probabilities.data[(row * k)..<((row + 1) * k)]))) }
     }
     return result
+}
+
+/// Class probabilities; with `mirrorAveraged`, the mean of the images' and their mirror images' (test-time augmentation).
+func predictProbabilities(_ model: Model, _ images: Tensor, mirrorAveraged: Bool) throws -> Tensor {
+    var probabilities = try model.predict(images)
+    guard mirrorAveraged else { return probabilities }
+    let mirrored = try model.predict(images.mirroredLeftToRight)
+    for i in probabilities.data.indices { probabilities.data[i] = (probabilities.data[i] + mirrored.data[i]) / 2 }
+    return probabilities
 }
 
 /// One-vs-rest ROC AUC per class (the rank statistic, ties shared); nil for a class with no positives or no negatives.

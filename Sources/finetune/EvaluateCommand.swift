@@ -12,7 +12,7 @@ struct EvaluateCommand: ParsableCommand {
         Prints accuracy, per-class precision, recall, F1 and one-vs-rest ROC AUC, their macro and weighted \
         averages, the confusion matrix, the most confused pairs and the images with the highest loss; \
         --json writes the same as JSON.
-        Example: finetune evaluate --model runs/latest/best.h5 --data flowers-test/ --json scores.json
+        Example: finetune evaluate --model runs/latest/best.h5 --data flowers-test/ --json scores.json [--tta]
         """)
 
     @Option(name: .long, help: "A checkpoint (best.h5 or last.h5 of a training run).")
@@ -20,6 +20,9 @@ struct EvaluateCommand: ParsableCommand {
 
     @Option(name: .long, help: "Folder with one sub-folder per class (names as in training).")
     var data: String
+
+    @Flag(name: .long, help: "Test-time augmentation: average each image's probabilities with its mirror image's (twice the time; for models trained with --flip).")
+    var tta = false
 
     @Option(name: .long, help: "Where to write the scores as JSON.")
     var json: String?
@@ -29,10 +32,12 @@ struct EvaluateCommand: ParsableCommand {
         let folder = try ImageFolder(root: data, size: info.imageSize, classes: info.classes, cropToSquare: info.crop ?? false)
         for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
         let k = info.classes.count
-        let predictions = try predictClasses(net, folder: folder, indices: Array(0..<folder.count), preprocessing: info.preprocessingMode)
+        let predictions = try predictClasses(net, folder: folder, indices: Array(0..<folder.count), preprocessing: info.preprocessingMode,
+                                         mirrorAveraged: tta)
         if info.multiLabel { return try reportMultiLabel(folder: folder, predictions: predictions, classes: info.classes) }
         var scores = ClassificationScores(truth: folder.labels, predicted: predictions.map(\.label), names: info.classes,
                                           skipped: folder.skipped)
+        scores.mirrorAveraged = tta
         scores.rocAUC = rocAUC(truth: folder.labels, probabilities: predictions.map(\.probabilities), classes: k)
         let known = scores.rocAUC.compactMap { $0 }
         scores.macroROCAUC = known.isEmpty ? nil : known.reduce(0, +) / Double(known.count)
@@ -42,7 +47,7 @@ struct EvaluateCommand: ParsableCommand {
                                                 probabilityOfTruth: p, loss: -log(p))
         }.sorted { $0.loss > $1.loss }.prefix(10).map { $0 }
         let confusion = scores.confusion
-        print(String(format: "accuracy %.4f on %d images", scores.accuracy, scores.images))
+        print(String(format: "accuracy %.4f on %d images", scores.accuracy, scores.images) + (tta ? ", each averaged with its mirror image" : ""))
         print("class".padding(toLength: 20, withPad: " ", startingAt: 0) + " precision  recall     f1  ROC AUC  support")
         for (c, auc) in zip(scores.classes, scores.rocAUC) {
             let aucText = (auc.map { String(format: "%.4f", $0) } ?? "-").leftPadded(8)

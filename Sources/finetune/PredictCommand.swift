@@ -26,6 +26,9 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "How many classes to list per image.")
     var topK: Int = 3
 
+    @Flag(name: .long, help: "Test-time augmentation: average each image's probabilities with its mirror image's (twice the time; for models trained with --flip).")
+    var tta = false
+
     @Option(name: .long, help: "CSV file to write (default: standard output).")
     var output: String?
 
@@ -49,7 +52,8 @@ struct PredictCommand: ParsableCommand {
                 for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
                 for start in stride(from: 0, to: folder.count, by: 32) {
                     let indices = Array(start..<min(start + 32, folder.count))
-                    let probabilities = try net.predict(folder.images(indices, preprocessing: info.preprocessingMode))
+                    let probabilities = try predictProbabilities(net, folder.images(indices, preprocessing: info.preprocessingMode),
+                                                                 mirrorAveraged: tta)
                     csv += rows(indices.map { (folder.files[$0] as NSString).lastPathComponent }, probabilities, info)
                     written += indices.count
                 }
@@ -59,7 +63,7 @@ struct PredictCommand: ParsableCommand {
                     let chunk = Array(files[start..<min(start + 32, files.count)])
                     let x = try imageBatch(chunk, height: info.imageSize, width: info.imageSize, preprocessing: info.preprocessingMode,
                                            cropToSquare: info.crop ?? false)
-                    csv += rows(chunk, try net.predict(x), info)
+                    csv += rows(chunk, try predictProbabilities(net, x, mirrorAveraged: tta), info)
                     written += chunk.count
                 }
             }

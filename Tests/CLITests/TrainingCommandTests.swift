@@ -38,25 +38,29 @@ final class TrainingCommandTests: XCTestCase {
         }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(run)/loss.png")).prefix(4), Data([0x89, 0x50, 0x4E, 0x47]))
 
-        // Predictions from the checkpoint alone, and Keras' own on the same images.
-        let predict = try CLI.run(["predict", "--model", "\(run)/best.h5", "\(data)/Sneaker", "--top-k", "3"])
-        XCTAssertEqual(predict.status, 0, predict.stderr)
-        let rows = predict.stdout.split(separator: "\n").dropFirst()
-        XCTAssertEqual(rows.count, 30)
-        let ours = rows.map { row in row.split(separator: ",")[3].split(separator: ";").map { pair -> (String, Float) in
-            let parts = pair.split(separator: ":")
-            return (String(parts[0]), Float(parts[1])!)
-        } }
-        let x = directory.appendingPathComponent("x.npy").path, y = directory.appendingPathComponent("y.npy").path
+        // Predictions from the checkpoint alone, and Keras' own on the same images; with --tta, the mean of
+        // Keras' predictions for the images and for their mirror images.
+        let x = directory.appendingPathComponent("x.npy").path
         let images = try imageBatch(try imageFiles(["\(data)/Sneaker"]), height: 32, width: 32, preprocessing: .caffe)
         try NPY.write(images, to: x)
-        let keras = try python(["Tests/fixtures/keras_load_model.py", "\(run)/best.h5", x, y])
-        XCTAssertEqual(keras.status, 0, keras.stderr)
-        let theirs = try NPY.read(y)
-        let classes = ["Ankle boot", "Sandal", "Sneaker"]
-        for (row, top) in ours.enumerated() {
-            for (name, probability) in top {
-                XCTAssertEqual(probability, theirs.data[row * 3 + classes.firstIndex(of: name)!], accuracy: 1e-4)
+        for tta in [false, true] {
+            let predict = try CLI.run(["predict", "--model", "\(run)/best.h5", "\(data)/Sneaker", "--top-k", "3"] + (tta ? ["--tta"] : []))
+            XCTAssertEqual(predict.status, 0, predict.stderr)
+            let rows = predict.stdout.split(separator: "\n").dropFirst()
+            XCTAssertEqual(rows.count, 30)
+            let ours = rows.map { row in row.split(separator: ",")[3].split(separator: ";").map { pair -> (String, Float) in
+                let parts = pair.split(separator: ":")
+                return (String(parts[0]), Float(parts[1])!)
+            } }
+            let y = directory.appendingPathComponent("y\(tta).npy").path
+            let keras = try python(["Tests/fixtures/keras_load_model.py", "\(run)/best.h5", x, y] + (tta ? ["mirror-averaged"] : []))
+            XCTAssertEqual(keras.status, 0, keras.stderr)
+            let theirs = try NPY.read(y)
+            let classes = ["Ankle boot", "Sandal", "Sneaker"]
+            for (row, top) in ours.enumerated() {
+                for (name, probability) in top {
+                    XCTAssertEqual(probability, theirs.data[row * 3 + classes.firstIndex(of: name)!], accuracy: 1e-4, "tta \(tta)")
+                }
             }
         }
 
@@ -71,6 +75,12 @@ final class TrainingCommandTests: XCTestCase {
         XCTAssertEqual((json["confusion"] as? [[Int]])?.joined().reduce(0, +), 90)
         XCTAssertEqual((json["rocAUC"] as? [Any])?.count, 3)
         XCTAssertEqual((json["topLosses"] as? [Any])?.count, 10)
+        XCTAssertEqual(json["mirrorAveraged"] as? Bool, false)
+        let mirrored = try CLI.run(["evaluate", "--model", "\(run)/best.h5", "--data", data, "--tta", "--json", scores])
+        XCTAssertEqual(mirrored.status, 0, mirrored.stderr)
+        XCTAssertTrue(mirrored.stdout.contains("on 90 images, each averaged with its mirror image"), mirrored.stdout)
+        let mirroredJSON = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scores))) as! [String: Any]
+        XCTAssertEqual(mirroredJSON["mirrorAveraged"] as? Bool, true)
 
         // The fine-tuned base alone, in the published no-top layout: Keras and finetune load it.
         let base = directory.appendingPathComponent("base.h5").path
