@@ -81,4 +81,6 @@ print(f"\nresults: {work}/results.json and results.md; reports: {work}/runs/*/re
 PY
 
 echo "== the fine-tuned model (seed ${seeds%% *}) predicts a few test sneakers"
-$finetune predict --model "$work/runs/finetuned-seed${seeds%% *}/last.h5" --top-k 2 "$work/test-5-9/Sneaker" | head -6
+$finetune predict --model "$work/runs/finetuned-seed${seeds%% *}/last.h5" --top-k 2 "$work/test-5-9/Sneaker" \
+  --output "$work/sneaker-predictions.csv"
+head -6 "$work/sneaker-predictions.csv"
