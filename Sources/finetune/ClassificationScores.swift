@@ -1,3 +1,4 @@
+import ArgumentParser
 import Core
 import Foundation
 import Zoo
@@ -78,6 +79,10 @@ func predictClasses(_ model: Model, folder: ImageFolder, indices: [Int], preproc
     }
     return result
 }
+
+/// `--tta` of `evaluate` and `predict`.
+let mirrorAveragingHelp = ArgumentHelp(
+    "Test-time augmentation: average each image's probabilities with its mirror image's (twice the time; for models trained with --flip).")
 
 /// Class probabilities; with `mirrorAveraged`, the mean of the images' and their mirror images' (test-time augmentation).
 func predictProbabilities(_ model: Model, _ images: Tensor, mirrorAveraged: Bool) throws -> Tensor {

@@ -21,7 +21,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(name: .long, help: "Folder with one sub-folder per class (names as in training).")
     var data: String
 
-    @Flag(name: .long, help: "Test-time augmentation: average each image's probabilities with its mirror image's (twice the time; for models trained with --flip).")
+    @Flag(name: .long, help: mirrorAveragingHelp)
     var tta = false
 
     @Option(name: .long, help: "Where to write the scores as JSON.")

@@ -26,7 +26,7 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "How many classes to list per image.")
     var topK: Int = 3
 
-    @Flag(name: .long, help: "Test-time augmentation: average each image's probabilities with its mirror image's (twice the time; for models trained with --flip).")
+    @Flag(name: .long, help: mirrorAveragingHelp)
     var tta = false
 
     @Option(name: .long, help: "CSV file to write (default: standard output).")
