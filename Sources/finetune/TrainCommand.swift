@@ -103,6 +103,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Override: largest zoom, as a fraction.")
     var zoom: Float?
 
+    @Option(name: .long, help: "Override: largest shift either way, as a fraction of the side.")
+    var shift: Float?
+
     @Option(name: .long, help: "Override: largest brightness change, as a fraction.")
     var brightness: Float?
 
@@ -159,7 +162,7 @@ struct TrainCommand: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if !(imageMemory >= 0) { throw ValidationError("--image-memory must be 0 or more gigabytes, got \(imageMemory)") }
         if augmentViews < 1 { throw ValidationError("--augment-views must be at least 1, got \(augmentViews)") }
-        for (flag, value) in [("--rotation", rotation), ("--zoom", zoom), ("--brightness", brightness)] where (value ?? 0) < 0 {
+        for (flag, value) in [("--rotation", rotation), ("--zoom", zoom), ("--shift", shift), ("--brightness", brightness)] where (value ?? 0) < 0 {
             throw ValidationError("\(flag) must be 0 or more")
         }
         if let classWeights, classWeights != "auto" { throw ValidationError("--class-weights takes 'auto', got '\(classWeights)'") }
@@ -387,6 +390,7 @@ struct TrainCommand: ParsableCommand {
         var settings = Augmentation(augment)
         if let rotation { settings.rotation = rotation }
         if let zoom { settings.zoom = zoom }
+        if let shift { settings.translation = shift }
         if let brightness { settings.brightness = brightness }
         if let flip { settings.horizontalFlip = flip }
         return settings
