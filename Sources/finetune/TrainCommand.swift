@@ -67,6 +67,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "sgd, adam, adamw or rmsprop.")
     var optimizer: OptimizerKind = .adam
 
+    @Option(name: .long, help: "Momentum of sgd or rmsprop, in [0, 1) (default 0, as in Keras).")
+    var momentum: Float?
+
     @Option(name: .long, help: "Images per step.")
     var batchSize: Int = 32
 
@@ -159,6 +162,10 @@ struct TrainCommand: ParsableCommand {
         if !(0..<1).contains(valSplit) { throw ValidationError("--val-split must be in [0, 1), got \(valSplit)") }
         if let hidden, hidden < 1 { throw ValidationError("--hidden must be at least 1, got \(hidden)") }
         if l1 < 0 || l2 < 0 { throw ValidationError("--l1 and --l2 must be 0 or more") }
+        if let momentum {
+            guard [.sgd, .rmsprop].contains(optimizer) else { throw ValidationError("--momentum applies to --optimizer sgd or rmsprop, not \(optimizer.rawValue)") }
+            guard (0..<1).contains(momentum) else { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if !(imageMemory >= 0) { throw ValidationError("--image-memory must be 0 or more gigabytes, got \(imageMemory)") }
         if augmentViews < 1 { throw ValidationError("--augment-views must be at least 1, got \(augmentViews)") }
@@ -278,6 +285,7 @@ struct TrainCommand: ParsableCommand {
         settings.optimizer = OptimizerSettings(optimizer)
         settings.optimizer.l1 = l1
         settings.optimizer.l2 = l2
+        settings.optimizer.momentum = momentum ?? 0
         settings.batchSize = batchSize
         settings.schedule = lrSchedule
         settings.baseLearningRateMultiplier = baseRateFactor
@@ -432,7 +440,7 @@ struct TrainCommand: ParsableCommand {
         }
         let augmentation = augmentationSettings()
         print("  augmentation: \(augmentation.isIdentity ? "none" : "\(augmentation); head-only phases cache \(augmentViews) views per image")")
-        print("  optimizer \(optimizer.rawValue), rate within phases \(lrSchedule), batch \(batchSize), seed \(seed), output \(output)")
+        print("  optimizer \(optimizer.rawValue)\(momentum.map { " (momentum \($0))" } ?? ""), rate within phases \(lrSchedule), batch \(batchSize), seed \(seed), output \(output)")
     }
 
     /// Times a batch through the frozen base and one training step of the first phase that trains the
@@ -475,7 +483,7 @@ struct TrainCommand: ParsableCommand {
 
     private func flagRecord() -> [String: String] {
         ["weights": weights, "schedule": schedule ?? "freeze \(freezeEpochs) of \(epochs)", "lr": "\(lr)", "lr_schedule": "\(lrSchedule)",
-         "base_lr_mult": "\(baseRateFactor)", "optimizer": optimizer.rawValue, "batch_size": "\(batchSize)",
+         "base_lr_mult": "\(baseRateFactor)", "optimizer": optimizer.rawValue, "momentum": "\(momentum ?? 0)", "batch_size": "\(batchSize)",
          "train_bn": "\(batchNormTrains)", "label_smoothing": "\(labelSmoothing)", "augment": augment.rawValue, "seed": "\(seed)", "data": data ?? ""]
     }
 }
