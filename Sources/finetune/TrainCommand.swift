@@ -440,7 +440,9 @@ struct TrainCommand: ParsableCommand {
         }
         let augmentation = augmentationSettings()
         print("  augmentation: \(augmentation.isIdentity ? "none" : "\(augmentation); head-only phases cache \(augmentViews) views per image")")
-        print("  optimizer \(optimizer.rawValue)\(momentum.map { " (momentum \($0))" } ?? ""), rate within phases \(lrSchedule), batch \(batchSize), seed \(seed), output \(output)")
+        // Read back from the optimizer in use, so the plan shows what trains.
+        let optimizerSettings = tuner.optimizer.settings
+        print("  optimizer \(optimizerSettings.kind.rawValue)\(optimizerSettings.momentum > 0 ? " (momentum \(optimizerSettings.momentum))" : ""), rate within phases \(lrSchedule), batch \(batchSize), seed \(seed), output \(output)")
     }
 
     /// Times a batch through the frozen base and one training step of the first phase that trains the

@@ -96,7 +96,7 @@ final class TrainingCommandTests: XCTestCase {
         XCTAssertLessThanOrEqual(ourFeatures.maxAbsDifference(kerasFeatures), 1e-4 * max(kerasFeatures.maxMagnitude, 1))
 
         // A pretrained base keeps its BatchNorm statistics and learns at a tenth of the rate unless told otherwise;
-        // per-transform flags override the augmentation policy.
+        // per-transform flags override the augmentation policy, and --momentum reaches the optimizer.
         let again = try CLI.run(["--base", "resnet50", "--data", data, "--weights", base, "--image-size", "32",
                                  "--schedule", "head:1@1e-3,conv5:1@1e-3", "--batch-size", "16", "--augment", "light",
                                  "--no-flip", "--rotation", "0", "--shift", "0.1", "--optimizer", "sgd", "--momentum", "0.9",
