@@ -357,7 +357,9 @@ struct TrainCommand: ParsableCommand {
         }
         try? FileManager.default.removeItem(at: outputURL.appendingPathComponent(Self.stateFile))
         try writeReport(folder: validationFolder, validation: validationIndices, history: tuner.history, directory: outputURL)
-        print("best validation accuracy \(String(format: "%.4f", best)); checkpoints in \(output)/best.h5 and \(output)/last.h5")
+        // Without held-out images best.h5 is the epoch with the best training accuracy; say so rather than call it validation.
+        let bestScore = validation == nil ? "best training accuracy (no validation images)" : "best validation accuracy"
+        print("\(bestScore) \(String(format: "%.4f", best)); checkpoints in \(output)/best.h5 and \(output)/last.h5")
         if !skipped.isEmpty {
             print("skipped \(skipped.count) unreadable files (all listed in \(output)/skipped.json):")
             for skip in skipped.prefix(20) { print("  \(skip.path): \(skip.reason)") }

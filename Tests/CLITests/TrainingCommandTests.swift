@@ -256,6 +256,13 @@ final class ArrayDataTests: XCTestCase {
             XCTAssertEqual(run.status, 0, run.stderr)
             XCTAssertTrue(run.stdout.contains(expected), "\(data): \(run.stdout)")
         }
+        // With nothing held out, the summary names training accuracy as what picked best.h5.
+        let whole = try CLI.run(["--base", "resnet50", "--data", directory.appendingPathComponent("data.npz").path, "--weights", "none",
+                                 "--image-size", "32", "--schedule", "head:1@1e-3", "--val-split", "0",
+                                 "--output", directory.appendingPathComponent("run-whole").path])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        XCTAssertTrue(whole.stdout.contains("best training accuracy (no validation images)"), whole.stdout)
+        XCTAssertFalse(whole.stdout.contains("validation accuracy"), whole.stdout)
         let bad = directory.appendingPathComponent("bad.npz").path
         XCTAssertEqual(try python(["-c", "import numpy as np; np.savez('\(bad)', images=np.zeros((2, 8, 8), 'uint8'))"]).status, 0)
         assertUserError(try CLI.run(["--base", "resnet50", "--data", bad, "--weights", "none", "--image-size", "32",
