@@ -10,20 +10,20 @@
 source "$(dirname "$0")/common.sh"
 seed=${SEED:-0}
 # Runs on all 60,000 images or at another rate get their own folders, so all kinds of run can sit side by side.
-rate=${LR:-1e-3}
-out=$work/all-classes-$([ "${VAL_SPLIT:-0.05}" = 0 ] && echo "no-hold-out-")$([ "$rate" = 1e-3 ] || echo "lr$rate-")seed$seed
+rate=${LR:-1e-3} held=${VAL_SPLIT:-0.05}
+out=$work/all-classes-$([ "$held" = 0 ] && echo "no-hold-out-")$([ "$rate" = 1e-3 ] || echo "lr$rate-")seed$seed
 convert train "" "" "$work/all-train"
 convert t10k "" "" "$work/all-t10k"
 start=$(date +%s.%N)
 # BatchNorm learns its statistics (--weights none); the rate decays along a cosine; flips and small zooms.
 $finetune --base resnet50 --data "$work/all-train" --weights none --image-size "${SIZE:-64}" --schedule "all:${EPOCHS:-7}@$rate" \
-  --lr-schedule cosine --batch-size 128 --flip --zoom 0.1 --val-split "${VAL_SPLIT:-0.05}" --seed "$seed" --output "$out"
+  --lr-schedule cosine --batch-size 128 --flip --zoom 0.1 --val-split "$held" --seed "$seed" --output "$out"
 end=$(date +%s.%N)
 $finetune evaluate --model "$out/last.h5" --data "$work/all-t10k" --json "$out/test-scores.json" > "$out/evaluate.log"
 # Trained on flipped images too, the model is also scored with each test image averaged with its mirror image.
 $finetune evaluate --model "$out/last.h5" --data "$work/all-t10k" --tta --json "$out/test-scores-tta.json" > "$out/evaluate-tta.log"
 head -1 "$out/evaluate.log" "$out/evaluate-tta.log"
-python3 - "$out" "$start" "$end" "${SIZE:-64}" "${EPOCHS:-7}" "$seed" "${VAL_SPLIT:-0.05}" "$rate" <<'PY'
+python3 - "$out" "$start" "$end" "${SIZE:-64}" "${EPOCHS:-7}" "$seed" "$held" "$rate" <<'PY'
 import glob, json, os, sys
 out, start, end, size, epochs, seed, held, rate = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]), float(sys.argv[8])
 scores, tta = json.load(open(f"{out}/test-scores.json")), json.load(open(f"{out}/test-scores-tta.json"))
