@@ -161,7 +161,7 @@ public struct ImageFolder: Sendable {
     }
 
     private static func warn(_ message: String) {
-        FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+        Console.standardError("warning: \(message)\n")
     }
 
     /// Images held in an array (IDX or .npz): `images` is N×H×W (grayscale) or N×H×W×3 bytes.

@@ -90,5 +90,5 @@ struct ModelArguments: ParsableArguments {
 
 /// Progress and reports go to standard error; standard output carries results.
 func log(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    Console.standardError(message + "\n")
 }

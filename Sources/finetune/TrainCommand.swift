@@ -21,7 +21,7 @@ struct TrainCommand: ParsableCommand {
         history.csv, history.json, split.json (the validation split), skipped.json (unreadable files), and \
         report.html (curves, per-class metrics, confusion matrix, validation images; opens from disk) with \
         loss.png and accuracy.png.
-        Ctrl-C or SIGTERM stops at the next step and saves resume.h5 (weights, optimizer state, schedule \
+        Ctrl-C, SIGTERM or a closed terminal (SIGHUP) stops at the next step and saves resume.h5 (weights, optimizer state, schedule \
         position, random state); `finetune train --resume DIR` continues the run with its own flags and \
         ends with the same weights as a run that never stopped. An interrupted run exits with code 130.
         Schedules: comma-separated GROUP:EPOCHS@RATE phases; GROUP is the deepest group that trains \
@@ -513,14 +513,17 @@ struct FolderImages: LabeledImages {
     }
 }
 
-/// Ctrl-C and SIGTERM ask the run to stop at the next step instead of killing it.
+/// Ctrl-C, SIGTERM and a hang-up (the terminal or ssh session closed) ask the run to stop at the next step and
+/// save its state instead of killing it.
 final class StopRequest: @unchecked Sendable {
     private let lock = NSLock()
     private var flag = false
     private var sources: [DispatchSourceSignal] = []
 
     init() {
-        for signalNumber in [SIGINT, SIGTERM] {
+        // Output piped to a reader that quit must not kill the run either; the writes just fail.
+        signal(SIGPIPE, SIG_IGN)
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler { [weak self] in
@@ -528,7 +531,7 @@ final class StopRequest: @unchecked Sendable {
                 self.lock.lock()
                 self.flag = true
                 self.lock.unlock()
-                FileHandle.standardError.write(Data("\nstopping after this step; saving a resumable state…\n".utf8))
+                Console.standardError("\nstopping after this step; saving a resumable state…\n")
             }
             source.resume()
             sources.append(source)
@@ -549,7 +552,7 @@ struct ProgressLine {
 
     mutating func show(_ text: String) {
         guard terminal else { return }
-        FileHandle.standardOutput.write(Data("\r\(text)\u{1B}[K".utf8))
+        Console.standardOutput("\r\(text)\u{1B}[K")
         shown = true
     }
 
@@ -560,7 +563,7 @@ struct ProgressLine {
     }
 
     mutating func finish() {
-        if shown { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+        if shown { Console.standardOutput("\r\u{1B}[K") }
         shown = false
     }
 }

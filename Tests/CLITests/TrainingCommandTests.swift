@@ -139,7 +139,7 @@ final class TrainingCommandTests: XCTestCase {
     }
 }
 
-/// SIGTERM mid-run, then `--resume`: the same final weights as a run that never stopped.
+/// SIGTERM or a hang-up mid-run, then `--resume`: the same final weights as a run that never stopped.
 final class ResumeCommandTests: XCTestCase {
     func testInterruptedRunResumesToTheSameWeights() throws {
         let directory = try temporaryDirectory("resume")
@@ -153,22 +153,10 @@ final class ResumeCommandTests: XCTestCase {
 
         // Start the same run and stop it with SIGTERM once the unfrozen phase is under way.
         let stopped = directory.appendingPathComponent("stopped").path
-        let process = Process()
-        process.executableURL = CLI.binary
-        process.arguments = arguments + ["--output", stopped]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var seen = ""
-        while !seen.contains("phase 2/2"), let chunk = try out.fileHandleForReading.read(upToCount: 64), !chunk.isEmpty {
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
-        process.terminate()
-        _ = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 130, "an interrupted run exits with 130")
-        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(stopped)/resume.h5"))
+        try interrupt(arguments + ["--output", stopped], with: SIGTERM, outputGone: false)
+        // A closed terminal: the output goes away, then SIGHUP arrives. The run still saves its state.
+        let hungUp = directory.appendingPathComponent("hung-up").path
+        try interrupt(arguments + ["--output", hungUp], with: SIGHUP, outputGone: true)
 
         assertUserError(try CLI.run(["train", "--resume", stopped, "--lr", "1"]), status: 64, ["--resume takes no other flags"])
         // An image added to the data meanwhile: the resumed run keeps the saved split, so it is left out.
@@ -189,6 +177,39 @@ final class ResumeCommandTests: XCTestCase {
         }
         let history = try String(contentsOfFile: "\(stopped)/history.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(history.count, 4, "the resumed history continues the interrupted one")
+
+        XCTAssertEqual(try CLI.run(["train", "--resume", hungUp]).status, 0)
+        let (c, _) = try Checkpoint.load("\(hungUp)/last.h5")
+        XCTAssertTrue(zip(a.layers, c.layers).allSatisfy { $0.parameters.map(\.value) == $1.parameters.map(\.value) },
+                      "the run resumed after a hang-up ends with the weights of the run that never stopped")
+    }
+
+    /// Runs `arguments` until the unfrozen phase is under way, sends `signal` (after closing the run's output
+    /// when `outputGone`), and checks that the run exits with 130 and leaves resume.h5.
+    private func interrupt(_ arguments: [String], with signal: Int32, outputGone: Bool,
+                           file: StaticString = #filePath, line: UInt = #line) throws {
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = outputGone ? err : FileHandle.nullDevice
+        try process.run()
+        var seen = ""
+        while !seen.contains("phase 2/2"), let chunk = try out.fileHandleForReading.read(upToCount: 64), !chunk.isEmpty {
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        if outputGone {
+            try out.fileHandleForReading.close()
+            try err.fileHandleForReading.close()
+        }
+        kill(process.processIdentifier, signal)
+        if !outputGone { _ = out.fileHandleForReading.readDataToEndOfFile() }
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit, "the run ends by itself, not killed by the signal", file: file, line: line)
+        XCTAssertEqual(process.terminationStatus, 130, "an interrupted run exits with 130", file: file, line: line)
+        let output = arguments[arguments.firstIndex(of: "--output")! + 1]
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(output)/resume.h5"), file: file, line: line)
     }
 }
 
