@@ -44,7 +44,7 @@ try tuner.run(recipe, train: train, validation: test, events: { event in
     switch event {
     case .phaseStarted(let index, let phase, let parameters, let cached):
         print("phase \(index + 1): \(phase.deepestGroup) for \(phase.epochs) epochs at \(phase.learningRate), \(parameters) trainable parameters\(cached ? ", cached base features" : "")")
-    case .epochEnded(let r):
+    case .epochEnded(let r, _):
         print(String(format: "  epoch %d: loss %.4f, accuracy %.3f, validation accuracy %.3f, %.1f s",
                      r.epoch + 1, r.loss, r.accuracy, r.validationAccuracy ?? 0, r.seconds))
     default:

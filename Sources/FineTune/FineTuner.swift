@@ -44,7 +44,8 @@ public enum FineTuneEvent: Sendable {
     case phaseStarted(index: Int, phase: Phase, trainableParameters: Int, cachedFeatures: Bool)
     /// After each step: its loss, and the epoch's running accuracy and images per second so far.
     case step(phase: Int, epoch: Int, step: Int, steps: Int, loss: Float, accuracy: Float, imagesPerSecond: Double)
-    case epochEnded(EpochRecord)
+    /// `resumable` is where a run that dies from here on (killed, out of memory, power lost) can continue.
+    case epochEnded(EpochRecord, resumable: RunPosition)
     case earlyStop(phase: Int, epoch: Int)
 }
 
@@ -67,6 +68,11 @@ public struct RunPosition: Codable, Sendable {
         self.phase = phase
         self.rng = rng
         self.history = history
+    }
+
+    /// The start of the next phase, which keeps only the shuffling generator and the history.
+    func nextPhase(history: [EpochRecord]) -> RunPosition {
+        RunPosition(phase: phase + 1, rng: rng, history: history)
     }
 }
 
@@ -146,7 +152,7 @@ public final class FineTuner {
                 position.history = history
                 return .stopped(position)
             }
-            position = RunPosition(phase: position.phase + 1, rng: position.rng, history: history)
+            position = position.nextPhase(history: history)
         }
         rng = position.rng
         return .finished
@@ -250,11 +256,15 @@ public final class FineTuner {
             record.seconds = Date().timeIntervalSince(start)
             record.imagesPerSecond = Double(trainSet.count) / max(record.seconds, 1e-9)
             history.append(record)
-            events(.epochEnded(record))
             (position.epoch, position.step, position.order) = (epoch + 1, 0, nil)
             let monitored = record.validationLoss ?? record.loss
             if case .reduceOnPlateau = settings.schedule, plateau.exhausted(after: monitored) { position.reductions += 1 }
-            if stopper?.exhausted(after: monitored) == true, epoch + 1 < phase.epochs {
+            let stopsEarly = stopper?.exhausted(after: monitored) == true && epoch + 1 < phase.epochs
+            var resumable = position
+            (resumable.dropoutRNG, resumable.plateau, resumable.stopper, resumable.history) = (context.rng, plateau, stopper, history)
+            if stopsEarly || epoch + 1 == phase.epochs { resumable = position.nextPhase(history: history) }
+            events(.epochEnded(record, resumable: resumable))
+            if stopsEarly {
                 events(.earlyStop(phase: index, epoch: epoch))
                 break
             }

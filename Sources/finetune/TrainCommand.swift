@@ -23,7 +23,9 @@ struct TrainCommand: ParsableCommand {
         loss.png and accuracy.png.
         Ctrl-C, SIGTERM or a closed terminal (SIGHUP) stops at the next step and saves resume.h5 (weights, optimizer state, schedule \
         position, random state); `finetune train --resume DIR` continues the run with its own flags and \
-        ends with the same weights as a run that never stopped. An interrupted run exits with code 130.
+        ends with the same weights as a run that never stopped. An interrupted run exits with code 130. \
+        resume.h5 is also rewritten at the end of every epoch, so a run killed outright resumes from its last \
+        finished epoch.
         Schedules: comma-separated GROUP:EPOCHS@RATE phases; GROUP is the deepest group that trains \
         (everything after it trains too), 'head' or 'all'. Groups: resnet50 conv1…conv5; vgg19 \
         block1…block5; inception_v3 stem, mixed0…mixed10; xception block1…block14.
@@ -40,7 +42,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Training data: a folder with one sub-folder of images per class (or train/ and val/ sub-folders), a folder in the CSV layout, a folder of IDX files, or an .npz archive with x and y.")
     var data: String?
 
-    @Option(name: .long, help: "Continue the interrupted run in this folder (its resume.h5), with its own flags.")
+    @Option(name: .long, help: "Continue the interrupted or killed run in this folder (its resume.h5), with its own flags.")
     var resume: String?
 
     @Option(name: .long, help: ArgumentHelp("Base weights: 'imagenet' (the zoo cache), an HDF5 file of the base without top, or 'none'.", valueName: "imagenet|FILE|none"))
@@ -215,24 +217,34 @@ struct TrainCommand: ParsableCommand {
         return recipe
     }
 
-    /// What a stopped run saved: its arguments, its position, and (in the file) weights and optimizer state.
+    /// What a stopped run saved (and every run at each epoch's end): its arguments, its position, and (in the
+    /// file) weights and optimizer state.
     static let stateFile = "resume.h5"
 
+    /// This run's flags, without the subcommand's name: what a resumed run parses again.
+    private static var invocationArguments: [String] {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        return arguments.first == "train" ? Array(arguments.dropFirst()) : arguments
+    }
+
     func run() throws {
-        guard let resume else { return try train(resuming: nil) }
+        guard let resume else { return try train(resuming: nil, arguments: Self.invocationArguments) }
         let path = URL(fileURLWithPath: resume).appendingPathComponent(Self.stateFile).path
         guard FileManager.default.fileExists(atPath: path) else {
-            throw ModelError("\(resume) has no \(Self.stateFile); pass the --output folder of an interrupted run")
+            throw ModelError("\(resume) has no \(Self.stateFile): the run there finished, or it is not a training run's --output folder")
         }
         let file = try KerasModelFile.attribute("finetune_arguments", in: path)
         guard let file, let arguments = try? JSONDecoder().decode([String].self, from: Data(file.utf8)) else {
             throw ModelError("\(path) has no saved arguments; it is not a finetune training state")
         }
         log("resuming \(resume) with: \(arguments.joined(separator: " "))")
-        try TrainCommand.parse(arguments).train(resuming: path)
+        var resumed = try TrainCommand.parse(arguments)
+        resumed.output = resume  // the folder named now, even when the saved --output was relative to another directory
+        try resumed.train(resuming: path, arguments: arguments)
     }
 
-    private func train(resuming statePath: String?) throws {
+    /// Trains with these flags (`arguments`, kept in the state so that a resumed run can stop and resume again).
+    private func train(resuming statePath: String?, arguments: [String]) throws {
         let (base, data) = (self.base!, self.data!)
         if let threads { setenv("OMP_NUM_THREADS", "\(threads)", 1) }
         let spec = try Manifest.shared.model(base)
@@ -313,6 +325,14 @@ struct TrainCommand: ParsableCommand {
         }
         let history = HistoryWriter(directory: outputURL, records: position?.history ?? [])
         var best = (position?.history ?? []).map { $0.validationAccuracy ?? $0.accuracy }.max() ?? -Float.infinity
+        let resumePath = outputURL.appendingPathComponent(Self.stateFile).path
+        func saveState(_ position: RunPosition) throws {
+            let encoder = JSONEncoder()
+            try TrainingState.save(model, optimizer: tuner.optimizer, attributes: [
+                "finetune_position": String(decoding: try encoder.encode(position), as: UTF8.self),
+                "finetune_arguments": String(decoding: try encoder.encode(arguments), as: UTF8.self),
+            ], to: resumePath)
+        }
         var steps = ProgressLine()
         let stop = StopRequest()
         let outcome = try tuner.run(recipe, train: train, validation: validation, from: position, shouldStop: stop.requested, events: { event in
@@ -324,7 +344,7 @@ struct TrainCommand: ParsableCommand {
                 let left = Double(total - step - 1) * Double(batchSize) / max(rate, 1e-9)
                 steps.show(ProgressLine.bar(step + 1, of: total) + " epoch \(epoch + 1) [\(step + 1)/\(total)] "
                            + String(format: "loss %.4f accuracy %.3f, %.1f images/s, ETA %.0f s", loss, accuracy, rate, left))
-            case .epochEnded(let record):
+            case .epochEnded(let record, let resumable):
                 steps.finish()
                 print(HistoryWriter.line(record))
                 history.append(record)
@@ -335,6 +355,8 @@ struct TrainCommand: ParsableCommand {
                         best = score
                         try Checkpoint.save(model, info: info, to: outputURL.appendingPathComponent("best.h5").path)
                     }
+                    // A run killed outright (kill -9, out of memory, power lost) resumes from its last finished epoch.
+                    if resumable.phase < recipe.phases.count { try saveState(resumable) }
                 } catch {
                     log("could not write a checkpoint: \(error)")
                 }
@@ -345,17 +367,11 @@ struct TrainCommand: ParsableCommand {
         try history.write()
         if case .stopped(let position) = outcome {
             steps.finish()
-            let encoder = JSONEncoder()
-            let arguments = Array(CommandLine.arguments.dropFirst()).filter { $0 != "train" }
-            let statePath = outputURL.appendingPathComponent(Self.stateFile).path
-            try TrainingState.save(model, optimizer: tuner.optimizer, attributes: [
-                "finetune_position": String(decoding: try encoder.encode(position), as: UTF8.self),
-                "finetune_arguments": String(decoding: try encoder.encode(statePathArguments(arguments)), as: UTF8.self),
-            ], to: statePath)
-            print("interrupted in phase \(position.phase + 1), epoch \(position.epoch + 1), step \(position.step + 1); state saved to \(statePath). Continue with: finetune train --resume \(output)")
+            try saveState(position)
+            print("interrupted in phase \(position.phase + 1), epoch \(position.epoch + 1), step \(position.step + 1); state saved to \(resumePath). Continue with: finetune train --resume \(output)")
             throw ExitCode(130)
         }
-        try? FileManager.default.removeItem(at: outputURL.appendingPathComponent(Self.stateFile))
+        try? FileManager.default.removeItem(atPath: resumePath)
         try writeReport(folder: validationFolder, validation: validationIndices, history: tuner.history, directory: outputURL)
         // Without held-out images best.h5 is the epoch with the best training accuracy; say so rather than call it validation.
         let bestScore = validation == nil ? "best training accuracy (no validation images)" : "best validation accuracy"
@@ -385,14 +401,6 @@ struct TrainCommand: ParsableCommand {
         try RunReport(title: "finetune \(base!.rawValue) on \(data!)", history: history, scores: scores, samples: samples)
             .write(to: directory)
         print("report: \(directory.appendingPathComponent("report.html").path)")
-    }
-
-    /// The arguments a resumed run re-parses: the original ones (a resumed run keeps its first arguments).
-    private func statePathArguments(_ current: [String]) throws -> [String] {
-        guard let resume else { return current }
-        let path = URL(fileURLWithPath: resume).appendingPathComponent(Self.stateFile).path
-        let saved = try KerasModelFile.attribute("finetune_arguments", in: path) ?? "[]"
-        return try JSONDecoder().decode([String].self, from: Data(saved.utf8))
     }
 
     /// The policy with any per-transform overrides.

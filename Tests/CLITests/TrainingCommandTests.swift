@@ -139,7 +139,7 @@ final class TrainingCommandTests: XCTestCase {
     }
 }
 
-/// SIGTERM or a hang-up mid-run, then `--resume`: the same final weights as a run that never stopped.
+/// SIGTERM, a hang-up or SIGKILL mid-run, then `--resume`: the same final weights as a run that never stopped.
 final class ResumeCommandTests: XCTestCase {
     func testInterruptedRunResumesToTheSameWeights() throws {
         let directory = try temporaryDirectory("resume")
@@ -157,6 +157,14 @@ final class ResumeCommandTests: XCTestCase {
         // A closed terminal: the output goes away, then SIGHUP arrives. The run still saves its state.
         let hungUp = directory.appendingPathComponent("hung-up").path
         try interrupt(arguments + ["--output", hungUp], with: SIGHUP, outputGone: true)
+        // Killed outright (SIGKILL: nothing saved at the time), and below its resumed run killed too: each continues
+        // from the state of the last finished epoch, and the end is still the run that never stopped.
+        let killed = directory.appendingPathComponent("killed").path
+        let log = directory.appendingPathComponent("killed.log")
+        try killOutright(arguments + ["--output", killed], log: log) {
+            (try? String(contentsOf: log, encoding: .utf8))?.contains("phase 2/2") == true
+        }
+        XCTAssertTrue(savedPosition(killed) == [1, 0], "killed in phase 2: the state of the end of phase 1")
 
         assertUserError(try CLI.run(["train", "--resume", stopped, "--lr", "1"]), status: 64, ["--resume takes no other flags"])
         // An image added to the data meanwhile: the resumed run keeps the saved split, so it is left out.
@@ -182,6 +190,38 @@ final class ResumeCommandTests: XCTestCase {
         let (c, _) = try Checkpoint.load("\(hungUp)/last.h5")
         XCTAssertTrue(zip(a.layers, c.layers).allSatisfy { $0.parameters.map(\.value) == $1.parameters.map(\.value) },
                       "the run resumed after a hang-up ends with the weights of the run that never stopped")
+        assertUserError(try CLI.run(["train", "--resume", hungUp]), status: 1, ["has no resume.h5", "finished"])
+
+        try killOutright(["train", "--resume", killed], log: log) { savedPosition(killed) == [1, 1] }
+        XCTAssertEqual(try CLI.run(["train", "--resume", killed]).status, 0)
+        let (d, _) = try Checkpoint.load("\(killed)/last.h5")
+        XCTAssertTrue(zip(a.layers, d.layers).allSatisfy { $0.parameters.map(\.value) == $1.parameters.map(\.value) },
+                      "the run killed twice ends with the weights of the run that never stopped")
+        XCTAssertEqual(try String(contentsOfFile: "\(killed)/history.csv", encoding: .utf8).split(separator: "\n").count, 4)
+    }
+
+    /// The phase and epoch (from 0) where the state saved in `folder` continues, if there is one.
+    private func savedPosition(_ folder: String) -> [Int]? {
+        guard let text = try? KerasModelFile.attribute("finetune_position", in: "\(folder)/resume.h5"),
+              let position = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              let phase = position["phase"] as? Int, let epoch = position["epoch"] as? Int else { return nil }
+        return [phase, epoch]
+    }
+
+    /// Runs `arguments` (output to `log`) until `ready`, then kills it with SIGKILL, which leaves it no time to save.
+    private func killOutright(_ arguments: [String], log: URL, when ready: () -> Bool,
+                              file: StaticString = #filePath, line: UInt = #line) throws {
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: log)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        while process.isRunning && !ready() { usleep(20_000) }
+        XCTAssertTrue(process.isRunning, "the run ended before it could be killed", file: file, line: line)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 
     /// Runs `arguments` until the unfrozen phase is under way, sends `signal` (after closing the run's output
