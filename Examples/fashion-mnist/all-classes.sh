@@ -14,21 +14,25 @@ rate=${LR:-1e-3} held=${VAL_SPLIT:-0.05}
 out=$work/all-classes-$([ "$held" = 0 ] && echo "no-hold-out-")$([ "$rate" = 1e-3 ] || echo "lr$rate-")seed$seed
 convert train "" "" "$work/all-train"
 convert t10k "" "" "$work/all-t10k"
-start=$(date +%s.%N)
 # BatchNorm learns its statistics (--weights none); the rate decays along a cosine; flips and small zooms.
-$finetune --base resnet50 --data "$work/all-train" --weights none --image-size "${SIZE:-64}" --schedule "all:${EPOCHS:-7}@$rate" \
-  --lr-schedule cosine --batch-size 128 --flip --zoom 0.1 --val-split "$held" --seed "$seed" --output "$out"
-end=$(date +%s.%N)
+# A run that was stopped or killed continues from its saved state; the training time is the sum of its epochs'.
+if [ -f "$out/resume.h5" ]; then
+  $finetune train --resume "$out"
+else
+  $finetune --base resnet50 --data "$work/all-train" --weights none --image-size "${SIZE:-64}" --schedule "all:${EPOCHS:-7}@$rate" \
+    --lr-schedule cosine --batch-size 128 --flip --zoom 0.1 --val-split "$held" --seed "$seed" --output "$out"
+fi
 $finetune evaluate --model "$out/last.h5" --data "$work/all-t10k" --json "$out/test-scores.json" > "$out/evaluate.log"
 # Trained on flipped images too, the model is also scored with each test image averaged with its mirror image.
 $finetune evaluate --model "$out/last.h5" --data "$work/all-t10k" --tta --json "$out/test-scores-tta.json" > "$out/evaluate-tta.log"
 head -1 "$out/evaluate.log" "$out/evaluate-tta.log"
-python3 - "$out" "$start" "$end" "${SIZE:-64}" "${EPOCHS:-7}" "$seed" "$held" "$rate" <<'PY'
+python3 - "$out" "${SIZE:-64}" "${EPOCHS:-7}" "$seed" "$held" "$rate" <<'PY'
 import glob, json, os, sys
-out, start, end, size, epochs, seed, held, rate = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]), float(sys.argv[8])
+out, size, epochs, seed, held, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
 scores, tta = json.load(open(f"{out}/test-scores.json")), json.load(open(f"{out}/test-scores-tta.json"))
 result = {"accuracy": scores["accuracy"], "macro_f1": scores["macroF1"], "accuracy_tta": tta["accuracy"],
-          "macro_f1_tta": tta["macroF1"], "train_minutes": (end - start) / 60,
+          "macro_f1_tta": tta["macroF1"],
+          "train_minutes": sum(epoch["seconds"] for epoch in json.load(open(f"{out}/history.json"))) / 60,
           "test_images": 10000, "image_size": size, "epochs": epochs, "validation_split": held, "learning_rate": rate, "seed": seed, "report": f"{out}/report.html"}
 json.dump(result, open(f"{out}/results.json", "w"), indent=1)
 print(f"ResNet50 from scratch on all ten classes at {size}x{size}, {epochs} epochs, seed {seed}: test accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f} "
