@@ -72,6 +72,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Momentum of sgd or rmsprop, in [0, 1) (default 0, as in Keras).")
     var momentum: Float?
 
+    @Option(name: .long, help: "Decoupled weight decay: before each step a weight shrinks by this times its rate, as Keras' weight_decay (default 0.004 with adamw, none otherwise).")
+    var weightDecay: Float?
+
     @Option(name: .long, help: "Images per step.")
     var batchSize: Int = 32
 
@@ -168,6 +171,7 @@ struct TrainCommand: ParsableCommand {
             guard [.sgd, .rmsprop].contains(optimizer) else { throw ValidationError("--momentum applies to --optimizer sgd or rmsprop, not \(optimizer.rawValue)") }
             guard (0..<1).contains(momentum) else { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
         }
+        if let weightDecay, !(weightDecay >= 0) { throw ValidationError("--weight-decay must be 0 or more, got \(weightDecay)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if !(imageMemory >= 0) { throw ValidationError("--image-memory must be 0 or more gigabytes, got \(imageMemory)") }
         if augmentViews < 1 { throw ValidationError("--augment-views must be at least 1, got \(augmentViews)") }
@@ -298,6 +302,7 @@ struct TrainCommand: ParsableCommand {
         settings.optimizer.l1 = l1
         settings.optimizer.l2 = l2
         settings.optimizer.momentum = momentum ?? 0
+        if let weightDecay { settings.optimizer.weightDecay = weightDecay }
         settings.batchSize = batchSize
         settings.schedule = lrSchedule
         settings.baseLearningRateMultiplier = baseRateFactor
@@ -452,7 +457,9 @@ struct TrainCommand: ParsableCommand {
         print("  augmentation: \(augmentation.isIdentity ? "none" : "\(augmentation); head-only phases cache \(augmentViews) views per image")")
         // Read back from the optimizer in use, so the plan shows what trains.
         let optimizerSettings = tuner.optimizer.settings
-        print("  optimizer \(optimizerSettings.kind.rawValue)\(optimizerSettings.momentum > 0 ? " (momentum \(optimizerSettings.momentum))" : ""), rate within phases \(lrSchedule), batch \(batchSize), seed \(seed), output \(output)")
+        let extras = [optimizerSettings.momentum > 0 ? "momentum \(optimizerSettings.momentum)" : nil,
+                      optimizerSettings.weightDecay > 0 ? "weight decay \(optimizerSettings.weightDecay)" : nil].compactMap { $0 }
+        print("  optimizer \(optimizerSettings.kind.rawValue)\(extras.isEmpty ? "" : " (\(extras.joined(separator: ", ")))"), rate within phases \(lrSchedule), batch \(batchSize), seed \(seed), output \(output)")
     }
 
     /// Times a batch through the frozen base and one training step of the first phase that trains the
@@ -495,7 +502,8 @@ struct TrainCommand: ParsableCommand {
 
     private func flagRecord() -> [String: String] {
         ["weights": weights, "schedule": schedule ?? "freeze \(freezeEpochs) of \(epochs)", "lr": "\(lr)", "lr_schedule": "\(lrSchedule)",
-         "base_lr_mult": "\(baseRateFactor)", "optimizer": optimizer.rawValue, "momentum": "\(momentum ?? 0)", "batch_size": "\(batchSize)",
+         "base_lr_mult": "\(baseRateFactor)", "optimizer": optimizer.rawValue, "momentum": "\(momentum ?? 0)",
+         "weight_decay": "\(weightDecay ?? OptimizerSettings(optimizer).weightDecay)", "batch_size": "\(batchSize)",
          "train_bn": "\(batchNormTrains)", "label_smoothing": "\(labelSmoothing)", "augment": augment.rawValue, "seed": "\(seed)", "data": data ?? ""]
     }
 }

@@ -96,14 +96,14 @@ final class TrainingCommandTests: XCTestCase {
         XCTAssertLessThanOrEqual(ourFeatures.maxAbsDifference(kerasFeatures), 1e-4 * max(kerasFeatures.maxMagnitude, 1))
 
         // A pretrained base keeps its BatchNorm statistics and learns at a tenth of the rate unless told otherwise;
-        // per-transform flags override the augmentation policy, and --momentum reaches the optimizer.
+        // per-transform flags override the augmentation policy, and --momentum and --weight-decay reach the optimizer.
         let again = try CLI.run(["--base", "resnet50", "--data", data, "--weights", base, "--image-size", "32",
                                  "--schedule", "head:1@1e-3,conv5:1@1e-3", "--batch-size", "16", "--augment", "light",
                                  "--no-flip", "--rotation", "0", "--shift", "0.1", "--optimizer", "sgd", "--momentum", "0.9",
-                                 "--output", "\(run)-again"])
+                                 "--weight-decay", "5e-4", "--output", "\(run)-again"])
         XCTAssertEqual(again.status, 0, again.stderr)
         for fragment in ["phase 2: conv5 for 1 epochs at 0.001, base at 0.0001", "BatchNorm: inference mode throughout",
-                         "augmentation: zoom ±10%, shift ±10%, brightness ±10%; head-only phases cache 4 views", "optimizer sgd (momentum 0.9)"] {
+                         "augmentation: zoom ±10%, shift ±10%, brightness ±10%; head-only phases cache 4 views", "optimizer sgd (momentum 0.9, weight decay 0.0005)"] {
             XCTAssertTrue(again.stdout.contains(fragment), "missing '\(fragment)' in:\n\(again.stdout)")
         }
 
@@ -134,6 +134,7 @@ final class TrainingCommandTests: XCTestCase {
         assertUserError(try CLI.run(["--base", "resnet50", "--data", "x", "--momentum", "0.9"]), status: 64, ["--momentum applies to", "adam"])
         assertUserError(try CLI.run(["--base", "resnet50", "--data", "x", "--optimizer", "sgd", "--momentum", "1"]),
                         status: 64, ["--momentum must be in [0, 1)"])
+        assertUserError(try CLI.run(["--base", "resnet50", "--data", "x", "--weight-decay=-0.1"]), status: 64, ["--weight-decay must be 0 or more"])
         assertUserError(try CLI.run(["predict", "--model", "\(CLI.fixtures)/resnet50_notop.h5", "x.png"]),
                         status: 1, ["not a finetune checkpoint"])
     }

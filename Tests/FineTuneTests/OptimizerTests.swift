@@ -28,8 +28,14 @@ final class OptimizerTests: XCTestCase {
             var rmspropMomentum = OptimizerSettings(.rmsprop)
             rmspropMomentum.momentum = 0.5
             sgd.momentum = 0
+            // Keras' weight_decay works with every optimizer, not only AdamW.
+            var adamDecay = OptimizerSettings(.adam), momentumDecay = momentum, rmspropDecay = OptimizerSettings(.rmsprop)
+            adamDecay.weightDecay = 0.01
+            momentumDecay.weightDecay = 0.01
+            rmspropDecay.weightDecay = 0.01
             return ["sgd": sgd, "sgd_momentum": momentum, "sgd_nesterov": nesterov, "adam": OptimizerSettings(.adam),
-                    "adamw": adamw, "rmsprop": OptimizerSettings(.rmsprop), "rmsprop_momentum": rmspropMomentum]
+                    "adamw": adamw, "rmsprop": OptimizerSettings(.rmsprop), "rmsprop_momentum": rmspropMomentum,
+                    "adam_weight_decay": adamDecay, "sgd_momentum_weight_decay": momentumDecay, "rmsprop_weight_decay": rmspropDecay]
         }()
         XCTAssertEqual(Set(configurations.keys), Set(keras.steps.keys))
         for (name, settings) in configurations {

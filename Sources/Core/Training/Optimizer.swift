@@ -11,13 +11,17 @@ public struct OptimizerSettings: Sendable {
     public var beta2: Float = 0.999
     public var rho: Float = 0.9
     public var epsilon: Float = 1e-7
-    /// AdamW's decoupled weight decay (Keras' default 0.004).
-    public var weightDecay: Float = 0.004
+    /// Decoupled weight decay: before each update a weight shrinks by weightDecay × its rate, as Keras'
+    /// `weight_decay` does for every optimizer (AdamW's default 0.004, none for the others).
+    public var weightDecay: Float
     /// Penalties on kernels, added to the loss as Keras' regularizers do: l1·Σ|w| + l2·Σw².
     public var l1: Float = 0
     public var l2: Float = 0
 
-    public init(_ kind: OptimizerKind) { self.kind = kind }
+    public init(_ kind: OptimizerKind) {
+        self.kind = kind
+        weightDecay = kind == .adamw ? 0.004 : 0
+    }
 }
 
 /// Applies gradients to parameters. State (momenta, second moments, step counts) belongs to each
@@ -133,9 +137,12 @@ private struct ElementUpdate: Sendable {
         }
     }
 
+    /// Element i's gradient (with its penalty's, at the weight before this step); then the weight decays,
+    /// since Keras applies weight decay after the gradients are taken and before the update.
     private func gradient(_ g: UnsafeBufferPointer<Float>, _ w: UnsafeMutableBufferPointer<Float>, _ i: Int) -> Float {
-        guard regularized else { return g[i] }
         let wi = w[i]
+        if settings.weightDecay != 0 { w[i] = wi - wi * (settings.weightDecay * lr) }
+        guard regularized else { return g[i] }
         return g[i] + settings.l1 * (wi > 0 ? 1 : (wi < 0 ? -1 : 0)) + 2 * settings.l2 * wi
     }
 
@@ -145,7 +152,10 @@ private struct ElementUpdate: Sendable {
         switch s.kind {
         case .sgd:
             guard s.momentum != 0 else {
-                for i in range { w[i] -= gradient(g, w, i) * lr }
+                for i in range {
+                    let gi = gradient(g, w, i)
+                    w[i] -= gi * lr
+                }
                 return
             }
             let v = slots[0]
@@ -158,10 +168,8 @@ private struct ElementUpdate: Sendable {
             let (m, v) = (slots[0], slots[1])
             let t = Float(step)
             let alpha = lr * (1 - pow(s.beta2, t)).squareRoot() / (1 - pow(s.beta1, t))
-            let decay = s.kind == .adamw ? s.weightDecay * lr : 0
             for i in range {
                 let gi = gradient(g, w, i)
-                if decay != 0 { w[i] -= w[i] * decay }
                 m[i] += (gi - m[i]) * (1 - s.beta1)
                 v[i] += (gi * gi - v[i]) * (1 - s.beta2)
                 w[i] -= m[i] * alpha / (v[i].squareRoot() + s.epsilon)
