@@ -42,8 +42,10 @@ public struct EpochRecord: Sendable, Codable {
 /// What a run tells its caller while it goes.
 public enum FineTuneEvent: Sendable {
     case phaseStarted(index: Int, phase: Phase, trainableParameters: Int, cachedFeatures: Bool)
-    /// After each step: its loss, and the epoch's running accuracy and images per second so far.
-    case step(phase: Int, epoch: Int, step: Int, steps: Int, loss: Float, accuracy: Float, imagesPerSecond: Double)
+    /// After each step: its loss, rate and gradient norm (before clipping), and the epoch's running accuracy and
+    /// images per second so far.
+    case step(phase: Int, epoch: Int, step: Int, steps: Int, loss: Float, learningRate: Float, gradientNorm: Float,
+              accuracy: Float, imagesPerSecond: Double)
     /// `resumable` is where a run that dies from here on (killed, out of memory, power lost) can continue.
     case epochEnded(EpochRecord, resumable: RunPosition)
     case earlyStop(phase: Int, epoch: Int)
@@ -236,13 +238,13 @@ public final class FineTuner {
                     throw ModelError("a gradient is not finite at \(where_); stopped with the weights of the last good step. Lower the learning rate")
                 }
                 let stepRate = rate
-                optimizer.apply(gradients, to: parameters) { stepRate * rates[ObjectIdentifier($0)]! }
+                let norm = optimizer.apply(gradients, to: parameters) { stepRate * rates[ObjectIdentifier($0)]! }
                 let scored = targets.correct(logits: logits)
                 position.sums.add(loss: Double(loss + optimizer.penalty(parameters)) * Double(batchIndices.count),
                                   correct: scored.correct, total: scored.total)
                 let seen = min((step + 1) * settings.batchSize, trainSet.count) - position.step * settings.batchSize
-                events(.step(phase: index, epoch: epoch, step: step, steps: stepsPerEpoch, loss: loss,
-                             accuracy: Float(position.sums.correct) / Float(max(position.sums.total, 1)),
+                events(.step(phase: index, epoch: epoch, step: step, steps: stepsPerEpoch, loss: loss, learningRate: stepRate,
+                             gradientNorm: norm, accuracy: Float(position.sums.correct) / Float(max(position.sums.total, 1)),
                              imagesPerSecond: Double(seen) / max(Date().timeIntervalSince(start), 1e-9)))
             }
             let sums = position.sums

@@ -75,6 +75,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Decoupled weight decay: before each step a weight shrinks by this times its rate, as Keras' weight_decay (default 0.004 with adamw, none otherwise).")
     var weightDecay: Float?
 
+    @Option(name: .long, help: "Scale every step's gradients down when their joint L2 norm exceeds this, as Keras' global_clipnorm (steps.csv in --output logs the norms).")
+    var clipNorm: Float?
+
     @Option(name: .long, help: "Images per step.")
     var batchSize: Int = 32
 
@@ -171,6 +174,7 @@ struct TrainCommand: ParsableCommand {
             guard [.sgd, .rmsprop].contains(optimizer) else { throw ValidationError("--momentum applies to --optimizer sgd or rmsprop, not \(optimizer.rawValue)") }
             guard (0..<1).contains(momentum) else { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
         }
+        if let clipNorm, !(clipNorm > 0) { throw ValidationError("--clip-norm must be above 0, got \(clipNorm)") }
         if let weightDecay, !(weightDecay >= 0) { throw ValidationError("--weight-decay must be 0 or more, got \(weightDecay)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if !(imageMemory >= 0) { throw ValidationError("--image-memory must be 0 or more gigabytes, got \(imageMemory)") }
@@ -303,6 +307,7 @@ struct TrainCommand: ParsableCommand {
         settings.optimizer.l2 = l2
         settings.optimizer.momentum = momentum ?? 0
         if let weightDecay { settings.optimizer.weightDecay = weightDecay }
+        settings.optimizer.globalClipNorm = clipNorm
         settings.batchSize = batchSize
         settings.schedule = lrSchedule
         settings.baseLearningRateMultiplier = baseRateFactor
@@ -339,13 +344,15 @@ struct TrainCommand: ParsableCommand {
             ], to: resumePath)
         }
         var steps = ProgressLine()
+        let stepLog = StepLog(directory: outputURL, resumingAt: position)
         let stop = StopRequest()
         let outcome = try tuner.run(recipe, train: train, validation: validation, from: position, shouldStop: stop.requested, events: { event in
             switch event {
             case .phaseStarted(let index, let phase, let count, let cached):
                 steps.finish()
                 print("phase \(index + 1)/\(recipe.phases.count): \(phase.deepestGroup) for \(phase.epochs) epochs at \(phase.learningRate), \(count) trainable parameters\(cached ? " (from cached base features)" : "")")
-            case .step(_, let epoch, let step, let total, let loss, let accuracy, let rate):
+            case .step(let phase, let epoch, let step, let total, let loss, let learningRate, let norm, let accuracy, let rate):
+                stepLog.append(phase: phase, epoch: epoch, step: step, learningRate: learningRate, loss: loss, gradientNorm: norm)
                 let left = Double(total - step - 1) * Double(batchSize) / max(rate, 1e-9)
                 steps.show(ProgressLine.bar(step + 1, of: total) + " epoch \(epoch + 1) [\(step + 1)/\(total)] "
                            + String(format: "loss %.4f accuracy %.3f, %.1f images/s, ETA %.0f s", loss, accuracy, rate, left))
@@ -458,7 +465,8 @@ struct TrainCommand: ParsableCommand {
         // Read back from the optimizer in use, so the plan shows what trains.
         let optimizerSettings = tuner.optimizer.settings
         let extras = [optimizerSettings.momentum > 0 ? "momentum \(optimizerSettings.momentum)" : nil,
-                      optimizerSettings.weightDecay > 0 ? "weight decay \(optimizerSettings.weightDecay)" : nil].compactMap { $0 }
+                      optimizerSettings.weightDecay > 0 ? "weight decay \(optimizerSettings.weightDecay)" : nil,
+                      optimizerSettings.globalClipNorm.map { "gradients clipped to norm \($0)" }].compactMap { $0 }
         print("  optimizer \(optimizerSettings.kind.rawValue)\(extras.isEmpty ? "" : " (\(extras.joined(separator: ", ")))"), rate within phases \(lrSchedule), batch \(batchSize), seed \(seed), output \(output)")
     }
 
@@ -503,7 +511,7 @@ struct TrainCommand: ParsableCommand {
     private func flagRecord() -> [String: String] {
         ["weights": weights, "schedule": schedule ?? "freeze \(freezeEpochs) of \(epochs)", "lr": "\(lr)", "lr_schedule": "\(lrSchedule)",
          "base_lr_mult": "\(baseRateFactor)", "optimizer": optimizer.rawValue, "momentum": "\(momentum ?? 0)",
-         "weight_decay": "\(weightDecay ?? OptimizerSettings(optimizer).weightDecay)", "batch_size": "\(batchSize)",
+         "weight_decay": "\(weightDecay ?? OptimizerSettings(optimizer).weightDecay)", "clip_norm": clipNorm.map { "\($0)" } ?? "none", "batch_size": "\(batchSize)",
          "train_bn": "\(batchNormTrains)", "label_smoothing": "\(labelSmoothing)", "augment": augment.rawValue, "seed": "\(seed)", "data": data ?? ""]
     }
 }
@@ -581,6 +589,43 @@ struct ProgressLine {
     mutating func finish() {
         if shown { Console.standardOutput("\r\u{1B}[K") }
         shown = false
+    }
+}
+
+/// steps.csv in the run folder: every training step's rate, loss and gradient norm, where a loss spike shows.
+/// A resumed run keeps the rows before its resume point and drops any written after it (by a killed run).
+final class StepLog {
+    static let header = "phase,epoch,step,learning_rate,loss,gradient_norm\n"
+    private let url: URL
+    private var file: FileHandle?
+
+    init(directory: URL, resumingAt position: RunPosition?) {
+        url = directory.appendingPathComponent("steps.csv")
+        var kept = Self.header
+        if let position, let text = try? String(contentsOf: url, encoding: .utf8) {
+            let before = (position.phase, position.epoch, position.step)
+            for row in text.split(separator: "\n").dropFirst() {
+                let fields = row.split(separator: ",").prefix(3).compactMap { Int($0) }
+                if fields.count == 3, (fields[0] - 1, fields[1] - 1, fields[2] - 1) < before { kept += row + "\n" }
+            }
+        }
+        do {
+            try kept.write(to: url, atomically: true, encoding: .utf8)
+            file = try FileHandle(forWritingTo: url)
+            try file?.seekToEnd()
+        } catch {
+            log("could not write \(url.path) (\(error)); training goes on without the per-step log")
+        }
+    }
+
+    func append(phase: Int, epoch: Int, step: Int, learningRate: Float, loss: Float, gradientNorm: Float) {
+        guard let file else { return }
+        do {
+            try file.write(contentsOf: Data("\(phase + 1),\(epoch + 1),\(step + 1),\(learningRate),\(loss),\(gradientNorm)\n".utf8))
+        } catch {
+            log("could not append to \(url.path) (\(error)); the per-step log stops here")
+            self.file = nil
+        }
     }
 }
 

@@ -96,14 +96,14 @@ final class TrainingCommandTests: XCTestCase {
         XCTAssertLessThanOrEqual(ourFeatures.maxAbsDifference(kerasFeatures), 1e-4 * max(kerasFeatures.maxMagnitude, 1))
 
         // A pretrained base keeps its BatchNorm statistics and learns at a tenth of the rate unless told otherwise;
-        // per-transform flags override the augmentation policy, and --momentum and --weight-decay reach the optimizer.
+        // per-transform flags override the augmentation policy, and --momentum, --weight-decay and --clip-norm reach the optimizer.
         let again = try CLI.run(["--base", "resnet50", "--data", data, "--weights", base, "--image-size", "32",
                                  "--schedule", "head:1@1e-3,conv5:1@1e-3", "--batch-size", "16", "--augment", "light",
                                  "--no-flip", "--rotation", "0", "--shift", "0.1", "--optimizer", "sgd", "--momentum", "0.9",
-                                 "--weight-decay", "5e-4", "--output", "\(run)-again"])
+                                 "--weight-decay", "5e-4", "--clip-norm", "5", "--output", "\(run)-again"])
         XCTAssertEqual(again.status, 0, again.stderr)
         for fragment in ["phase 2: conv5 for 1 epochs at 0.001, base at 0.0001", "BatchNorm: inference mode throughout",
-                         "augmentation: zoom ±10%, shift ±10%, brightness ±10%; head-only phases cache 4 views", "optimizer sgd (momentum 0.9, weight decay 0.0005)"] {
+                         "augmentation: zoom ±10%, shift ±10%, brightness ±10%; head-only phases cache 4 views", "optimizer sgd (momentum 0.9, weight decay 0.0005, gradients clipped to norm 5.0)"] {
             XCTAssertTrue(again.stdout.contains(fragment), "missing '\(fragment)' in:\n\(again.stdout)")
         }
 
@@ -135,6 +135,7 @@ final class TrainingCommandTests: XCTestCase {
         assertUserError(try CLI.run(["--base", "resnet50", "--data", "x", "--optimizer", "sgd", "--momentum", "1"]),
                         status: 64, ["--momentum must be in [0, 1)"])
         assertUserError(try CLI.run(["--base", "resnet50", "--data", "x", "--weight-decay=-0.1"]), status: 64, ["--weight-decay must be 0 or more"])
+        assertUserError(try CLI.run(["--base", "resnet50", "--data", "x", "--clip-norm", "0"]), status: 64, ["--clip-norm must be above 0"])
         assertUserError(try CLI.run(["predict", "--model", "\(CLI.fixtures)/resnet50_notop.h5", "x.png"]),
                         status: 1, ["not a finetune checkpoint"])
     }
@@ -186,6 +187,10 @@ final class ResumeCommandTests: XCTestCase {
         }
         let history = try String(contentsOfFile: "\(stopped)/history.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(history.count, 4, "the resumed history continues the interrupted one")
+        // Every step once, in order, with the losses and gradient norms of the run that never stopped.
+        let steps = try String(contentsOfFile: "\(whole)/steps.csv", encoding: .utf8)
+        XCTAssertEqual(steps.split(separator: "\n").count, 1 + 3 * 5, "a header and 5 steps in each of 3 epochs:\n\(steps)")
+        XCTAssertEqual(try String(contentsOfFile: "\(stopped)/steps.csv", encoding: .utf8), steps)
 
         XCTAssertEqual(try CLI.run(["train", "--resume", hungUp]).status, 0)
         let (c, _) = try Checkpoint.load("\(hungUp)/last.h5")
@@ -199,6 +204,8 @@ final class ResumeCommandTests: XCTestCase {
         XCTAssertTrue(zip(a.layers, d.layers).allSatisfy { $0.parameters.map(\.value) == $1.parameters.map(\.value) },
                       "the run killed twice ends with the weights of the run that never stopped")
         XCTAssertEqual(try String(contentsOfFile: "\(killed)/history.csv", encoding: .utf8).split(separator: "\n").count, 4)
+        XCTAssertEqual(try String(contentsOfFile: "\(killed)/steps.csv", encoding: .utf8), steps,
+                       "the steps a killed run logged after its last saved epoch are dropped when it resumes")
     }
 
     /// The phase and epoch (from 0) where the state saved in `folder` continues, if there is one.

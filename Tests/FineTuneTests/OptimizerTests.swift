@@ -33,9 +33,12 @@ final class OptimizerTests: XCTestCase {
             adamDecay.weightDecay = 0.01
             momentumDecay.weightDecay = 0.01
             rmspropDecay.weightDecay = 0.01
+            var clipped = OptimizerSettings(.adam)
+            clipped.globalClipNorm = 1
             return ["sgd": sgd, "sgd_momentum": momentum, "sgd_nesterov": nesterov, "adam": OptimizerSettings(.adam),
                     "adamw": adamw, "rmsprop": OptimizerSettings(.rmsprop), "rmsprop_momentum": rmspropMomentum,
-                    "adam_weight_decay": adamDecay, "sgd_momentum_weight_decay": momentumDecay, "rmsprop_weight_decay": rmspropDecay]
+                    "adam_weight_decay": adamDecay, "sgd_momentum_weight_decay": momentumDecay, "rmsprop_weight_decay": rmspropDecay,
+                    "adam_global_clipnorm": clipped]
         }()
         XCTAssertEqual(Set(configurations.keys), Set(keras.steps.keys))
         for (name, settings) in configurations {
@@ -43,7 +46,8 @@ final class OptimizerTests: XCTestCase {
             parameter.value = Tensor(shape: [6], data: keras.start)
             let optimizer = Optimizer(settings)
             for (step, gradient) in keras.gradients.enumerated() {
-                optimizer.apply([ObjectIdentifier(parameter): Tensor(shape: [6], data: gradient)], to: [parameter]) { _ in 0.05 }
+                let norm = optimizer.apply([ObjectIdentifier(parameter): Tensor(shape: [6], data: gradient)], to: [parameter]) { _ in 0.05 }
+                XCTAssertEqual(norm, gradient.map { $0 * $0 }.reduce(0, +).squareRoot(), accuracy: 1e-5, "the norm before clipping")
                 for (ours, theirs) in zip(parameter.value.data, keras.steps[name]![step]) {
                     XCTAssertEqual(ours, theirs, accuracy: 2e-6 * max(1, abs(theirs)), "\(name) step \(step + 1)")
                 }
@@ -66,6 +70,30 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(kernel.value.data[0], 1 - (0.01 + 0.2), accuracy: 1e-6)
         XCTAssertEqual(kernel.value.data[1], -2 - (-0.01 - 0.4), accuracy: 1e-6)
         XCTAssertEqual(bias.value.data, [0])
+    }
+
+    /// Keras clips by the norm of all gradients together, each with its regularizer's gradient.
+    func testGlobalNormSpansParametersAndCountsPenalties() {
+        var settings = OptimizerSettings(.sgd)
+        settings.l2 = 0.5
+        settings.globalClipNorm = 1
+        let count = 5003  // not a multiple of the sum's sixteen lanes
+        let start = (0..<count).map { Float($0 % 7) * 0.01 }
+        let kernel = Parameter(name: "kernel", shape: [count])
+        kernel.value = Tensor(shape: [count], data: start)
+        let bias = Parameter(name: "bias", shape: [3])
+        let optimizer = Optimizer(settings)
+        let norm = optimizer.apply([ObjectIdentifier(kernel): Tensor(shape: [count], data: [Float](repeating: 0.02, count: count)),
+                                    ObjectIdentifier(bias): Tensor(shape: [3], data: [3, 0, 4])], to: [kernel, bias]) { _ in 1 }
+        // The kernel's full gradient is 0.02 + 2·l2·w = 0.02 + w.
+        let expected = (start.map { Double((0.02 + $0) * (0.02 + $0)) }.reduce(0, +) + 25).squareRoot()
+        XCTAssertEqual(Double(norm), expected, accuracy: 1e-5 * expected)
+        for (moved, gradient) in zip(bias.value.data, [Float(3), 0, 4]) {
+            XCTAssertEqual(moved, -gradient / norm, accuracy: 1e-6, "every gradient scaled by clip / norm")
+        }
+        for i in [0, 6, count - 1] {
+            XCTAssertEqual(kernel.value.data[i], start[i] - (0.02 + start[i]) / norm, accuracy: 1e-6)
+        }
     }
 
     func testStateIsKeptPerParameterAndDroppedWhenFrozen() {

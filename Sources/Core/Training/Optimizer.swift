@@ -17,11 +17,16 @@ public struct OptimizerSettings: Sendable {
     /// Penalties on kernels, added to the loss as Keras' regularizers do: l1·Σ|w| + l2·Σw².
     public var l1: Float = 0
     public var l2: Float = 0
+    /// Keras' `global_clipnorm`: when the gradients' joint L2 norm exceeds it, they are all scaled down to it.
+    public var globalClipNorm: Float?
 
     public init(_ kind: OptimizerKind) {
         self.kind = kind
         weightDecay = kind == .adamw ? 0.004 : 0
     }
+
+    /// The gradient of a kernel weight's L1/L2 penalty.
+    func penaltyGradient(at w: Float) -> Float { l1 * (w > 0 ? 1 : (w < 0 ? -1 : 0)) + 2 * l2 * w }
 }
 
 /// Applies gradients to parameters. State (momenta, second moments, step counts) belongs to each
@@ -81,16 +86,22 @@ public final class Optimizer {
 
     /// One update of each parameter that has a gradient, at its own learning rate. Weights and slots
     /// change in place, large parameters in parallel chunks: every element's arithmetic is the same.
-    public func apply(_ gradients: [ObjectIdentifier: Tensor], to parameters: [Parameter], learningRate: (Parameter) -> Float) {
-        for parameter in parameters {
+    /// Returns the gradients' joint L2 norm (penalties included, before clipping), as Keras clips it.
+    @discardableResult
+    public func apply(_ gradients: [ObjectIdentifier: Tensor], to parameters: [Parameter], learningRate: (Parameter) -> Float) -> Float {
+        let updated = parameters.filter { $0.trainable && gradients[ObjectIdentifier($0)] != nil }
+        let norm = globalNorm(gradients, of: updated)
+        // Keras' clip_by_global_norm: clip · min(1/norm, 1/clip), so a norm within the limit leaves the gradients as they are.
+        let scale = settings.globalClipNorm.map { $0 * min(1 / norm, 1 / $0) } ?? 1
+        for parameter in updated {
             let id = ObjectIdentifier(parameter)
-            guard parameter.trainable, let gradient = gradients[id] else { continue }
+            let gradient = gradients[id]!
             let step = steps[id, default: 0] + 1
             steps[id] = step
             var state = slots.removeValue(forKey: id) ?? []  // uniquely owned, so written without a copy
             while state.count < slotCount { state.append([Float](repeating: 0, count: gradient.data.count)) }
             let update = ElementUpdate(settings: settings, step: step, lr: learningRate(parameter),
-                                       regularized: Optimizer.isKernel(parameter) && (settings.l1 > 0 || settings.l2 > 0))
+                                       regularized: isPenalized(parameter), clipScale: scale)
             parameter.value.data.withUnsafeMutableBufferPointer { w in
                 gradient.data.withUnsafeBufferPointer { g in
                     state.withUnsafeMutableBufferPointers { m in update.run(w, g, m) }
@@ -98,6 +109,26 @@ public final class Optimizer {
             }
             slots[id] = state
         }
+        return norm
+    }
+
+    private func isPenalized(_ parameter: Parameter) -> Bool { Optimizer.isKernel(parameter) && (settings.l1 > 0 || settings.l2 > 0) }
+
+    /// √(Σ g²) over every element of these parameters' gradients, each with its penalty's gradient added.
+    private func globalNorm(_ gradients: [ObjectIdentifier: Tensor], of parameters: [Parameter]) -> Float {
+        var total: Double = 0
+        for parameter in parameters {
+            let g = gradients[ObjectIdentifier(parameter)]!.data
+            if isPenalized(parameter) {
+                for (gi, wi) in zip(g, parameter.value.data) {
+                    let full = gi + settings.penaltyGradient(at: wi)
+                    total += Double(full * full)
+                }
+            } else {
+                total += g.withUnsafeBufferPointer(sumOfSquares)
+            }
+        }
+        return Float(total.squareRoot())
     }
 
     /// Slots each parameter keeps: Adam's two moments, a momentum, RMSprop's mean square (and momentum).
@@ -117,6 +148,8 @@ private struct ElementUpdate: Sendable {
     let lr: Float
     /// Kernels with an L1/L2 penalty add its gradient, taken at the weight before this step.
     let regularized: Bool
+    /// The global-norm clipping factor shared by every parameter of this step (1: unclipped).
+    let clipScale: Float
 
     /// Below this many elements a parameter is updated on one thread.
     private static let chunk = 1 << 16
@@ -137,13 +170,12 @@ private struct ElementUpdate: Sendable {
         }
     }
 
-    /// Element i's gradient (with its penalty's, at the weight before this step); then the weight decays,
-    /// since Keras applies weight decay after the gradients are taken and before the update.
+    /// Element i's gradient (with its penalty's, at the weight before this step; clipped); then the weight
+    /// decays, since Keras clips, then applies weight decay, then the update.
     private func gradient(_ g: UnsafeBufferPointer<Float>, _ w: UnsafeMutableBufferPointer<Float>, _ i: Int) -> Float {
         let wi = w[i]
         if settings.weightDecay != 0 { w[i] = wi - wi * (settings.weightDecay * lr) }
-        guard regularized else { return g[i] }
-        return g[i] + settings.l1 * (wi > 0 ? 1 : (wi < 0 ? -1 : 0)) + 2 * settings.l2 * wi
+        return (regularized ? g[i] + settings.penaltyGradient(at: wi) : g[i]) * clipScale
     }
 
     private func update(_ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>,
@@ -206,6 +238,30 @@ extension Array where Element == [Float] {
         }
         return nest(0, [])
     }
+}
+
+/// Σ x² over a buffer, sixteen lanes at a time (a gradient of millions of elements takes a few milliseconds).
+private func sumOfSquares(_ x: UnsafeBufferPointer<Float>) -> Double {
+    guard let base = x.baseAddress else { return 0 }
+    var lanes = SIMD16<Float>()
+    var total: Double = 0
+    var i = 0
+    while i + 16 <= x.count {
+        let v = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<Float>.self)
+        lanes.addProduct(v, v)
+        i += 16
+        // Folded into a double now and then, so millions of small squares do not lose their tails.
+        if i % 4096 == 0 {
+            total += Double(lanes.sum())
+            lanes = SIMD16<Float>()
+        }
+    }
+    total += Double(lanes.sum())
+    while i < x.count {
+        total += Double(x[i] * x[i])
+        i += 1
+    }
+    return total
 }
 
 private func pow(_ base: Float, _ exponent: Float) -> Float { Float(Foundation.pow(Double(base), Double(exponent))) }
