@@ -83,6 +83,19 @@ struct EpochSums: Codable, Sendable {
     var loss = 0.0
     var correct = 0
     var total = 0
+    /// Time the epoch ran before the run stopped, so a resumed epoch reports its whole duration.
+    var seconds = 0.0
+
+    init() {}
+
+    /// States saved before `seconds` was kept decode with none.
+    init(from decoder: Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        loss = try values.decode(Double.self, forKey: .loss)
+        correct = try values.decode(Int.self, forKey: .correct)
+        total = try values.decode(Int.self, forKey: .total)
+        seconds = try values.decodeIfPresent(Double.self, forKey: .seconds) ?? 0
+    }
 
     mutating func add(loss: Double, correct: Int, total: Int) {
         self.loss += loss
@@ -218,6 +231,7 @@ public final class FineTuner {
                 if shouldStop() {
                     _ = try? prefetch.take()
                     position.step = step
+                    position.sums.seconds += Date().timeIntervalSince(start)
                     (position.dropoutRNG, position.plateau, position.stopper) = (context.rng, plateau, stopper)
                     return true
                 }
@@ -255,7 +269,7 @@ public final class FineTuner {
                 let scores = try evaluate(trainingModel, validationSet)
                 (record.validationLoss, record.validationAccuracy) = (scores.loss, scores.accuracy)
             }
-            record.seconds = Date().timeIntervalSince(start)
+            record.seconds = sums.seconds + Date().timeIntervalSince(start)
             record.imagesPerSecond = Double(trainSet.count) / max(record.seconds, 1e-9)
             history.append(record)
             (position.epoch, position.step, position.order) = (epoch + 1, 0, nil)

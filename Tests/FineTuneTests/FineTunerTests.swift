@@ -189,11 +189,23 @@ final class FineTunerTests: XCTestCase {
         let first = try Self.resnet(dropout: 0.3)
         let stopping = try FineTuner(model: first, groups: Architecture.resnet50.layerGroups, settings: configure)
         var asked = 0
-        let outcome = try stopping.run(recipe, train: data, shouldStop: { asked += 1; return asked == 7 })
+        // The stop comes after a pause of 2 s inside the epoch, which the resumed epoch's duration still counts.
+        let outcome = try stopping.run(recipe, train: data, shouldStop: {
+            asked += 1
+            if asked == 8 { usleep(2_000_000) }
+            return asked == 8
+        })
         guard case .stopped(let position) = outcome else { return XCTFail("the run should have stopped") }
         XCTAssertEqual(position.phase, 1)
+        XCTAssertGreaterThan(position.step, 0, "stopped inside an epoch")
         let encoded = try JSONEncoder().encode(position)  // positions travel as JSON
         let restored = try JSONDecoder().decode(RunPosition.self, from: encoded)
+        // A state saved before epochs kept their time so far still resumes.
+        var older = try JSONSerialization.jsonObject(with: encoded) as! [String: Any]
+        var sums = older["sums"] as! [String: Any]
+        XCTAssertNotNil(sums.removeValue(forKey: "seconds"))
+        older["sums"] = sums
+        XCTAssertNoThrow(try JSONDecoder().decode(RunPosition.self, from: JSONSerialization.data(withJSONObject: older)))
 
         let second = try Self.resnet(seed: 99, dropout: 0.3)
         let resuming = try FineTuner(model: second, groups: Architecture.resnet50.layerGroups, settings: configure)
@@ -205,6 +217,8 @@ final class FineTunerTests: XCTestCase {
         }
         guard case .finished = try resuming.run(recipe, train: data, from: restored) else { return XCTFail("should finish") }
         XCTAssertEqual(resuming.history.count, 4)
+        let interrupted = resuming.history.first { $0.phase == position.phase && $0.epoch == position.epoch }!
+        XCTAssertGreaterThanOrEqual(interrupted.seconds, 2, "the epoch's time before the stop counts")
         for (a, b) in zip(whole.layers, second.layers) {
             XCTAssertTrue(a.parameters.map(\.value) == b.parameters.map(\.value), "\(a.name) differs after resuming")
         }
