@@ -149,10 +149,11 @@ public final class FineTuner {
     /// `shouldStop` is asked before every step; when it says yes the run returns where it stands,
     /// and `run(_:train:validation:from:)` with that position ends with the same weights as a run
     /// that never stopped. A non-finite loss or gradient stops the run with an error that names the
-    /// phase, epoch and step; the weights are those after the last good step.
+    /// phase, epoch and step; the weights are those after the last good step. An error thrown by
+    /// `events` (a checkpoint that could not be written, say) ends the run with that error.
     @discardableResult
     public func run(_ recipe: Recipe, train: LabeledImages, validation: LabeledImages? = nil, from position: RunPosition? = nil,
-                    shouldStop: () -> Bool = { false }, events: (FineTuneEvent) -> Void = { _ in }) throws -> RunOutcome {
+                    shouldStop: () -> Bool = { false }, events: (FineTuneEvent) throws -> Void = { _ in }) throws -> RunOutcome {
         try recipe.validate(groups: groups.names)
         guard train.count > 0 else { throw ModelError("the training set is empty") }
         guard train.imageShape == model.inputShape else {
@@ -175,7 +176,7 @@ public final class FineTuner {
 
     /// Runs (the rest of) one phase; true when stopped early by `shouldStop`.
     private func runPhase(_ phase: Phase, train: LabeledImages, validation: LabeledImages?, position: inout RunPosition,
-                          shouldStop: () -> Bool, events: (FineTuneEvent) -> Void) throws -> Bool {
+                          shouldStop: () -> Bool, events: (FineTuneEvent) throws -> Void) throws -> Bool {
         let index = position.phase
         let trainableLayers = try groups.trainableLayers(from: phase.deepestGroup, in: model)
         let trainable = model.layers.filter { trainableLayers.contains(ObjectIdentifier($0)) }
@@ -185,7 +186,7 @@ public final class FineTuner {
         let headOnly = Set(trainable.map { groupOfLayer[$0.name]! }) == [Head.group]
         let cached = headOnly && settings.cacheFeatures
         let count = parameters.reduce(0) { $0 + $1.value.count }
-        events(.phaseStarted(index: index, phase: phase, trainableParameters: count, cachedFeatures: cached))
+        try events(.phaseStarted(index: index, phase: phase, trainableParameters: count, cachedFeatures: cached))
 
         let (trainingModel, trainSet, validationSet): (Model, LabeledImages, LabeledImages?)
         if cached {
@@ -257,7 +258,7 @@ public final class FineTuner {
                 position.sums.add(loss: Double(loss + optimizer.penalty(parameters)) * Double(batchIndices.count),
                                   correct: scored.correct, total: scored.total)
                 let seen = min((step + 1) * settings.batchSize, trainSet.count) - position.step * settings.batchSize
-                events(.step(phase: index, epoch: epoch, step: step, steps: stepsPerEpoch, loss: loss, learningRate: stepRate,
+                try events(.step(phase: index, epoch: epoch, step: step, steps: stepsPerEpoch, loss: loss, learningRate: stepRate,
                              gradientNorm: norm, accuracy: Float(position.sums.correct) / Float(max(position.sums.total, 1)),
                              imagesPerSecond: Double(seen) / max(Date().timeIntervalSince(start), 1e-9)))
             }
@@ -279,9 +280,9 @@ public final class FineTuner {
             var resumable = position
             (resumable.dropoutRNG, resumable.plateau, resumable.stopper, resumable.history) = (context.rng, plateau, stopper, history)
             if stopsEarly || epoch + 1 == phase.epochs { resumable = position.nextPhase(history: history) }
-            events(.epochEnded(record, resumable: resumable))
+            try events(.epochEnded(record, resumable: resumable))
             if stopsEarly {
-                events(.earlyStop(phase: index, epoch: epoch))
+                try events(.earlyStop(phase: index, epoch: epoch))
                 break
             }
         }

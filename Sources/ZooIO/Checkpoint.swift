@@ -33,6 +33,8 @@ public struct CheckpointInfo: Codable, Sendable, Equatable {
     }
 
     static let attribute = "finetune_checkpoint"
+    /// Far more classes than any data set here: ImageNet-21k has 21,841.
+    public static let classLimit = 100_000
 
     public var architecture: Architecture { Architecture(rawValue: base)! }
     public var preprocessingMode: Preprocessing { Preprocessing(rawValue: preprocessing)! }
@@ -64,13 +66,43 @@ public enum Checkpoint {
         guard let json = try KerasModelFile.attribute(CheckpointInfo.attribute, in: path) else {
             throw ModelError("\(path) is not a finetune checkpoint (no \(CheckpointInfo.attribute) attribute); pass a best.h5 or last.h5 from a training run")
         }
-        let info = try JSONDecoder().decode(CheckpointInfo.self, from: Data(json.utf8))
+        let info: CheckpointInfo
+        do {
+            info = try JSONDecoder().decode(CheckpointInfo.self, from: Data(json.utf8))
+        } catch {
+            throw ModelError("\(path): its \(CheckpointInfo.attribute) record is damaged (\(DecodingProblem(error))); it cannot be used")
+        }
         guard Architecture(rawValue: info.base) != nil, Preprocessing(rawValue: info.preprocessing) != nil else {
             throw ModelError("\(path) names an unknown base '\(info.base)' or preprocessing '\(info.preprocessing)'")
         }
-        let base = try info.architecture.build(ModelOptions(inputHeight: info.imageSize, inputWidth: info.imageSize))
-        let model = try Head.attach(to: base, info.headOptions)
+        guard !info.classes.isEmpty, info.classes.count <= CheckpointInfo.classLimit else {
+            throw ModelError("\(path) records \(info.classes.count) classes; the file is damaged")
+        }
+        let model: Model
+        do {
+            let base = try info.architecture.build(ModelOptions(inputHeight: info.imageSize, inputWidth: info.imageSize))
+            model = try Head.attach(to: base, info.headOptions)
+        } catch {
+            throw ModelError("\(path) describes a model that cannot be built (the file is damaged?): \(error)")
+        }
         try Weights.load(into: model, from: path)
         return (model, info)
+    }
+}
+
+/// A JSON decoding failure in a few words (which field, what is wrong), not Foundation's dump.
+struct DecodingProblem: CustomStringConvertible {
+    let description: String
+
+    init(_ error: Error) {
+        func place(_ path: [CodingKey]) -> String {
+            path.isEmpty ? "the record" : "'" + path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") + "'"
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context)?: description = "\(place(context.codingPath + [key])) is missing"
+        case .typeMismatch(_, let context)?, .valueNotFound(_, let context)?: description = "\(place(context.codingPath)) has the wrong type"
+        case .dataCorrupted(let context)?: description = "\(place(context.codingPath)) is not valid JSON"
+        default: description = "\(error)"
+        }
     }
 }

@@ -5,15 +5,32 @@ import Foundation
 /// An open HDF5 object (file, group, dataset, attribute, dataspace or type), closed when released.
 final class H5Handle {
     let id: hid_t
-    private let close: (hid_t) -> herr_t
+    private let closer: (hid_t) -> herr_t
+    private var isOpen = true
 
     init?(_ id: hid_t, close: @escaping (hid_t) -> herr_t) {
         guard id >= 0 else { return nil }
         self.id = id
-        self.close = close
+        self.closer = close
     }
 
-    deinit { _ = close(id) }
+    /// Closes now and says whether HDF5 could: closing a file writes its last buffers, so a full disk shows here.
+    func close() -> Bool {
+        guard isOpen else { return true }
+        isOpen = false
+        return closer(id) >= 0
+    }
+
+    deinit { if isOpen { _ = closer(id) } }
+}
+
+/// A float dataset found and measured, not yet read: its size is checked against what the caller
+/// expects before any memory is allocated for it.
+struct StoredArray {
+    /// The dataset's path below the location it was found in.
+    let path: String
+    let location: H5Handle
+    let shape: [Int]
 }
 
 /// The small part of HDF5 that Keras weight files use: groups, float datasets, string attributes.
@@ -29,9 +46,11 @@ final class HDF5File {
     /// Opens an existing file read-only, with errors that say what is wrong with it.
     static func open(_ path: String) throws -> HDF5File {
         chdf5_silence_errors()
+        // A dataset naming an unknown filter would make libhdf5 load a plugin library from disk.
+        H5PLset_loading_state(0)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ModelError("weights file \(path) does not exist; check the path or fetch it with `finetune zoo fetch`")
+            throw ModelError("\(path) does not exist; check the path")
         }
         guard !isDirectory.boolValue else { throw ModelError("\(path) is a folder, not an HDF5 weights file") }
         guard FileManager.default.isReadableFile(atPath: path) else {
@@ -46,31 +65,39 @@ final class HDF5File {
         return HDF5File(path: path, root: file)
     }
 
-    /// Creates (truncates) a file for writing.
-    static func create(_ path: String) throws -> HDF5File {
+    /// Creates (truncates) the file `path` for writing; messages name `destination`, the file it will become.
+    static func create(_ path: String, becoming destination: String) throws -> HDF5File {
         chdf5_silence_errors()
         guard let file = H5Handle(H5Fcreate(path, chdf5_acc_trunc(), chdf5_p_default(), chdf5_p_default()),
                                   close: H5Fclose) else {
-            throw ModelError("cannot create \(path); check that its folder exists and is writable")
+            throw ModelError("cannot create \(destination); check that its folder exists and is writable")
         }
-        return HDF5File(path: path, root: file)
+        return HDF5File(path: destination, root: file)
     }
 
     // MARK: reading
 
-    /// True if every component of the relative `path` exists below `location`.
-    func exists(_ path: String, in location: H5Handle) -> Bool {
+    /// True if every component of the relative `path` exists below `location`. Every component must be
+    /// a hard link: a soft or external link could lead into another file (the password file, say), and
+    /// Keras never writes one.
+    func exists(_ path: String, in location: H5Handle) throws -> Bool {
         var prefix = ""
         for component in path.split(separator: "/", omittingEmptySubsequences: true) {
             prefix += prefix.isEmpty ? String(component) : "/\(component)"
             if H5Lexists(location.id, prefix, chdf5_p_default()) <= 0 { return false }
+            var info = H5L_info_t()
+            guard H5Lget_info(location.id, prefix, &info, chdf5_p_default()) >= 0 else { return false }
+            guard info.type == H5L_TYPE_HARD else {
+                let kind = info.type == H5L_TYPE_EXTERNAL ? "an external link to another file" : "a soft or user-defined link"
+                throw ModelError("\(self.path): '\(prefix)' is \(kind); weight files hold their data in place, so it is refused")
+            }
         }
         return !prefix.isEmpty
     }
 
     func group(_ path: String, in location: H5Handle? = nil) throws -> H5Handle {
         let location = location ?? root
-        guard exists(path, in: location), let group = H5Handle(H5Gopen2(location.id, path, chdf5_p_default()), close: H5Gclose) else {
+        guard try exists(path, in: location), let group = H5Handle(H5Gopen2(location.id, path, chdf5_p_default()), close: H5Gclose) else {
             throw ModelError("\(self.path) has no group '\(path)'; it does not look like a Keras weights file")
         }
         return group
@@ -89,6 +116,10 @@ final class HDF5File {
             throw ModelError("\(path): cannot read attribute '\(name)'")
         }
         let count = Int(H5Sget_simple_extent_npoints(space.id))
+        let width = H5Tis_variable_str(type.id) > 0 ? MemoryLayout<UnsafeMutablePointer<CChar>>.size : H5Tget_size(type.id) + 1
+        guard count >= 0, count <= Self.attributeLimit / width else {
+            throw ModelError("\(path): attribute '\(name)' declares \(count) entries, more than any Keras file holds; the file is damaged or hostile")
+        }
         guard H5Tget_class(type.id) == H5T_STRING else {
             if count == 0 { return [] }
             throw ModelError("\(path): attribute '\(name)' holds numbers where Keras stores names")
@@ -97,6 +128,7 @@ final class HDF5File {
         if H5Tis_variable_str(type.id) > 0 {
             guard let memory = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw ModelError("HDF5 type error") }
             H5Tset_size(memory.id, chdf5_variable())
+            H5Tset_cset(memory.id, H5Tget_cset(type.id))  // HDF5 converts no string between ASCII and UTF-8 (what h5py writes)
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
             guard H5Aread(attribute.id, memory.id, &pointers) >= 0 else {
                 throw ModelError("\(path): cannot read attribute '\(name)'")
@@ -109,6 +141,7 @@ final class HDF5File {
         let size = H5Tget_size(type.id) + 1
         guard let memory = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw ModelError("HDF5 type error") }
         H5Tset_size(memory.id, size)
+        H5Tset_cset(memory.id, H5Tget_cset(type.id))
         var bytes = [UInt8](repeating: 0, count: count * size)
         guard H5Aread(attribute.id, memory.id, &bytes) >= 0 else {
             throw ModelError("\(path): cannot read attribute '\(name)'")
@@ -131,30 +164,92 @@ final class HDF5File {
         return chunk > 0 ? result : nil
     }
 
-    /// A float dataset, converted to float32, with its shape.
-    func tensor(_ path: String, in location: H5Handle) throws -> Tensor {
-        guard exists(path, in: location),
+    /// Attributes are names and small JSON documents: 64 MB is far more than any real one holds.
+    static let attributeLimit = 64 << 20
+    /// More elements than any layer of any model we build (VGG19's fc1 has 102.8 million).
+    static let elementLimit = 1 << 30
+
+    /// Finds the float dataset at `path` and reads its shape. Refuses what would make a read leave
+    /// the file (external storage, virtual datasets) and shapes no model can have.
+    func array(_ path: String, in location: H5Handle) throws -> StoredArray {
+        guard try exists(path, in: location),
               let dataset = H5Handle(H5Dopen2(location.id, path, chdf5_p_default()), close: H5Dclose),
               let space = H5Handle(H5Dget_space(dataset.id), close: H5Sclose),
-              let type = H5Handle(H5Dget_type(dataset.id), close: H5Tclose) else {
+              let type = H5Handle(H5Dget_type(dataset.id), close: H5Tclose),
+              let creation = H5Handle(H5Dget_create_plist(dataset.id), close: H5Pclose) else {
             throw ModelError("\(self.path): weight '\(path)' is listed but missing; the file is damaged")
+        }
+        guard H5Pget_external_count(creation.id) == 0 else {
+            throw ModelError("\(self.path): weight '\(path)' keeps its data in external files; weight files hold their data in place, so it is refused")
+        }
+        guard H5Pget_layout(creation.id) != H5D_VIRTUAL else {
+            throw ModelError("\(self.path): weight '\(path)' is a virtual dataset mapped from other datasets or files; it is refused")
         }
         guard H5Tget_class(type.id) == H5T_FLOAT else {
             throw ModelError("\(self.path): weight '\(path)' is not a float array")
         }
         let rank = Int(H5Sget_simple_extent_ndims(space.id))
+        guard (0...8).contains(rank) else {
+            throw ModelError("\(self.path): weight '\(path)' has \(rank) dimensions; the file is damaged")
+        }
         var dims = [hsize_t](repeating: 0, count: max(rank, 1))
         H5Sget_simple_extent_dims(space.id, &dims, nil)
-        let shape = rank == 0 ? [] : dims.prefix(rank).map { Int($0) }
-        let count = shape.reduce(1, *)
+        let shape = dims.prefix(rank).map { Int(clamping: $0) }
+        var count = 1
+        for n in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: n)
+            guard !overflow, product <= Self.elementLimit else {
+                throw ModelError("\(self.path): weight '\(path)' declares shape \(Weights.format(shape)), larger than any layer of any model; the file is damaged or hostile")
+            }
+            count = product
+        }
+        return StoredArray(path: path, location: location, shape: shape)
+    }
+
+    /// Reads a dataset found by `array`, converted to float32. Data never written (HDF5 would hand out
+    /// fill values) and values that are not finite are refused: either would train or predict nonsense.
+    func read(_ array: StoredArray) throws -> Tensor {
+        guard let dataset = H5Handle(H5Dopen2(array.location.id, array.path, chdf5_p_default()), close: H5Dclose) else {
+            throw ModelError("\(path): weight '\(array.path)' is listed but missing; the file is damaged")
+        }
+        let count = array.shape.reduce(1, *)
+        if count > 0 && H5Dget_storage_size(dataset.id) == 0 {
+            throw ModelError("\(path): weight '\(array.path)' was never written (no data stored); the file is damaged or incomplete")
+        }
         var data = [Float](repeating: 0, count: count)
         guard H5Dread(dataset.id, chdf5_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &data) >= 0 else {
-            throw ModelError("\(self.path): weight '\(path)' could not be read; the file is truncated or damaged")
+            throw ModelError("\(path): weight '\(array.path)' could not be read; the file is truncated or damaged")
         }
-        return Tensor(shape: shape, data: data)
+        guard data.allSatisfy(\.isFinite) else {
+            throw ModelError("\(path): weight '\(array.path)' holds NaN or infinite values (a diverged run or a damaged file); it cannot be used")
+        }
+        return Tensor(shape: array.shape, data: data)
+    }
+
+    /// A dataset that must have `shape`, read only once its shape is known to match.
+    func tensor(_ path: String, in location: H5Handle, shape: [Int]) throws -> Tensor {
+        let array = try array(path, in: location)
+        guard array.shape == shape else {
+            throw ModelError("\(self.path): '\(path)' has shape \(Weights.format(array.shape)) where \(Weights.format(shape)) is expected; the file is damaged or from another model")
+        }
+        return try read(array)
     }
 
     // MARK: writing
+
+    /// Writes everything still buffered and closes the file; a full disk or a failed device is an error
+    /// here, where closing in `deinit` would lose it.
+    func finish() throws {
+        errno = 0
+        guard H5Fflush(root.id, H5F_SCOPE_GLOBAL) >= 0, root.close() else {
+            throw ModelError("cannot write \(path): \(Self.lastSystemError)")
+        }
+    }
+
+    /// What the operating system said last (HDF5's own message would only say that a write failed).
+    private static var lastSystemError: String {
+        errno == 0 ? "the write failed; is the disk full?" : String(cString: strerror(errno))
+    }
 
     @discardableResult
     func createGroup(_ path: String, in location: H5Handle? = nil) throws -> H5Handle {
@@ -176,10 +271,11 @@ final class HDF5File {
             throw ModelError("HDF5 dataspace error")
         }
         H5Pset_create_intermediate_group(plist.id, 1)
+        errno = 0
         guard let dataset = H5Handle(H5Dcreate2(location.id, path, chdf5_ieee_f32le(), space.id, plist.id,
                                                 chdf5_p_default(), chdf5_p_default()), close: H5Dclose),
               H5Dwrite(dataset.id, chdf5_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), tensor.data) >= 0 else {
-            throw ModelError("\(self.path): cannot write weight '\(path)'; is the disk full?")
+            throw ModelError("cannot write \(self.path) (weight '\(path)'): \(Self.lastSystemError)")
         }
     }
 

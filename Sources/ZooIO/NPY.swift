@@ -122,9 +122,7 @@ public enum NPY {
             let bits = value.bitPattern.littleEndian
             bytes += [UInt8(bits & 0xff), UInt8((bits >> 8) & 0xff), UInt8((bits >> 16) & 0xff), UInt8(bits >> 24)]
         }
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw ModelError("cannot write \(path); check that its folder exists and is writable")
-        }
+        try DurableFile.write(Data(bytes), to: URL(fileURLWithPath: path))
     }
 }
 

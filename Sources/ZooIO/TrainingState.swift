@@ -27,17 +27,21 @@ public enum TrainingState {
     public static func load(_ path: String, into model: Model, optimizer: Optimizer, attributes names: [String]) throws -> [String: String] {
         try Weights.load(into: model, from: path)
         let file = try HDF5File.open(path)
-        if file.exists("optimizer", in: file.root) {
+        if try file.exists("optimizer", in: file.root) {
             let group = try file.group("optimizer")
             for layer in model.layers {
                 for parameter in layer.parameters {
                     let base = "\(layer.name)/\(parameter.name)"
-                    guard file.exists("\(base)/steps", in: group) else { continue }
+                    guard try file.exists("\(base)/steps", in: group) else { continue }
                     var slots: [[Float]] = []
-                    while file.exists("\(base)/\(slots.count)", in: group) {
-                        slots.append(try file.tensor("\(base)/\(slots.count)", in: group).data)
+                    // Adam keeps two moments per parameter, the most of any optimizer here.
+                    while slots.count < 2, try file.exists("\(base)/\(slots.count)", in: group) {
+                        slots.append(try file.tensor("\(base)/\(slots.count)", in: group, shape: parameter.shape).data)
                     }
-                    let steps = Int(try file.tensor("\(base)/steps", in: group).data[0])
+                    let count = try file.tensor("\(base)/steps", in: group, shape: [1]).data[0]
+                    guard let steps = Int(exactly: count), steps >= 0 else {
+                        throw ModelError("\(path): the optimizer's step count for \(base) is \(count); the state is damaged")
+                    }
                     optimizer.restore(Optimizer.ParameterState(steps: steps, slots: slots), for: parameter)
                 }
             }

@@ -22,10 +22,10 @@ public struct LoadReport: Sendable {
     }
 }
 
-/// One layer's arrays as a weight file stores them.
+/// One layer's arrays as a weight file stores them, measured but not yet read.
 struct StoredLayer {
     let name: String
-    let tensors: [Tensor]
+    let arrays: [StoredArray]
 }
 
 /// Reads and writes Keras weight files: the legacy HDF5 layout (`layer_names`, `weight_names`,
@@ -38,13 +38,13 @@ public enum Weights {
         if let legacy = try legacyRoot(file) {
             let stored = try readLegacy(file, root: legacy)
             switch matching {
-            case .order: return try assignInOrder(stored, to: model, file: path)
-            case .name: return try assignByName(stored, to: model, file: path)
+            case .order: return try assignInOrder(stored, to: model, file: file)
+            case .name: return try assignByName(stored, to: model, file: file)
             }
         }
-        if file.exists("layers", in: file.root) {
+        if try file.exists("layers", in: file.root) {
             guard matching == .order else {
-                throw ModelError("\(path) is a Keras 3 .weights.h5 file, whose layers are keyed by class and position; load it without --by-name")
+                throw ModelError("\(path) is a Keras 3 .weights.h5 file, whose layers are keyed by class and position; load it by order, not by name")
             }
             return try assignKeras3(file, to: model)
         }
@@ -54,7 +54,7 @@ public enum Weights {
     /// The group holding the legacy layout: the root, or `model_weights` of a full-model file.
     private static func legacyRoot(_ file: HDF5File) throws -> H5Handle? {
         if try file.chunkedStrings("layer_names", on: file.root) != nil { return file.root }
-        if file.exists("model_weights", in: file.root) {
+        if try file.exists("model_weights", in: file.root) {
             let group = try file.group("model_weights")
             if try file.chunkedStrings("layer_names", on: group) != nil { return group }
         }
@@ -65,24 +65,30 @@ public enum Weights {
     /// below the layer's group (never parsed: Keras 1, 2 and 3 name them differently).
     static func readLegacy(_ file: HDF5File, root: H5Handle) throws -> [StoredLayer] {
         let names = try file.chunkedStrings("layer_names", on: root) ?? []
+        guard names.count <= layerLimit else {
+            throw ModelError("\(file.path) lists \(names.count) layers, more than any model has; the file is damaged or hostile")
+        }
         return try names.compactMap { name in
             let group = try file.group(name, in: root)
             let weightNames = try file.chunkedStrings("weight_names", on: group) ?? []
             guard !weightNames.isEmpty else { return nil }
-            return StoredLayer(name: name, tensors: try weightNames.map { try file.tensor($0, in: group) })
+            return StoredLayer(name: name, arrays: try weightNames.map { try file.array("\(name)/\($0)", in: root) })
         }
     }
 
-    private static func assignInOrder(_ stored: [StoredLayer], to model: Model, file: String) throws -> LoadReport {
+    /// InceptionV3, the deepest model here, has 313 layers; a file listing far more is not a weights file.
+    static let layerLimit = 100_000
+
+    private static func assignInOrder(_ stored: [StoredLayer], to model: Model, file: HDF5File) throws -> LoadReport {
         let layers = model.weightedLayers
         guard stored.count == layers.count else {
-            throw ModelError("\(file) has weights for \(stored.count) layers but \(describe(model)) has \(layers.count) layers with weights; \(mismatchHint(stored, model))")
+            throw ModelError("\(file.path) has weights for \(stored.count) layers but \(describe(model)) has \(layers.count) layers with weights; \(mismatchHint(stored, model))")
         }
         try assign(Array(zip(layers, stored)), file: file)
         return LoadReport(loaded: layers.map(\.name))
     }
 
-    private static func assignByName(_ stored: [StoredLayer], to model: Model, file: String) throws -> LoadReport {
+    private static func assignByName(_ stored: [StoredLayer], to model: Model, file: HDF5File) throws -> LoadReport {
         var pairs: [(any Layer, StoredLayer)] = []
         var report = LoadReport()
         for entry in stored {
@@ -104,36 +110,40 @@ public enum Weights {
         var report = LoadReport()
         for (layer, key) in zip(model.layers, keras3Keys(model)) where !layer.parameters.isEmpty {
             let path = "layers/\(key)/vars"
-            guard file.exists(path, in: file.root) else {
+            guard try file.exists(path, in: file.root) else {
                 report.missing.append(layer.name)
                 continue
             }
             let group = try file.group(path)
-            var tensors: [Tensor] = []
-            while file.exists("\(tensors.count)", in: group) { tensors.append(try file.tensor("\(tensors.count)", in: group)) }
-            pairs.append((layer, StoredLayer(name: key, tensors: tensors)))
+            var arrays: [StoredArray] = []
+            while arrays.count <= layer.parameters.count, try file.exists("\(arrays.count)", in: group) {
+                arrays.append(try file.array("\(arrays.count)", in: group))
+            }
+            pairs.append((layer, StoredLayer(name: key, arrays: arrays)))
         }
         if !report.missing.isEmpty {
             throw ModelError("\(file.path) has no weights for \(report.missing.count) layers of \(describe(model)), first \(report.missing[0]); is it for another architecture or a top/no-top mix-up?")
         }
-        try assign(pairs, file: file.path)
+        try assign(pairs, file: file)
         report.loaded = pairs.map(\.0.name)
         return report
     }
 
-    /// Checks every pair, then assigns: a bad file leaves the model as it was.
-    private static func assign(_ pairs: [(any Layer, StoredLayer)], file: String) throws {
+    /// Checks every pair's count and shapes, reads the arrays, then assigns: nothing is read before its
+    /// size is known to fit the model, and a bad file leaves the model as it was.
+    private static func assign(_ pairs: [(any Layer, StoredLayer)], file: HDF5File) throws {
         for (layer, stored) in pairs {
             let expected = layer.parameters
-            guard stored.tensors.count == expected.count else {
-                throw ModelError("\(file): layer \(stored.name) has \(stored.tensors.count) weight arrays but model layer \(layer.name) (\(layer.kerasClass)) expects \(expected.count) (\(expected.map(\.name).joined(separator: ", ")))")
+            guard stored.arrays.count == expected.count else {
+                throw ModelError("\(file.path): layer \(stored.name) has \(stored.arrays.count) weight arrays but model layer \(layer.name) (\(layer.kerasClass)) expects \(expected.count) (\(expected.map(\.name).joined(separator: ", ")))")
             }
-            for (parameter, tensor) in zip(expected, stored.tensors) where parameter.shape != tensor.shape {
-                throw ModelError("\(file): layer \(stored.name) weight \(parameter.name) has shape \(format(tensor.shape)) but model layer \(layer.name) expects \(format(parameter.shape))")
+            for (parameter, array) in zip(expected, stored.arrays) where parameter.shape != array.shape {
+                throw ModelError("\(file.path): layer \(stored.name) weight \(parameter.name) has shape \(format(array.shape)) but model layer \(layer.name) expects \(format(parameter.shape))")
             }
         }
-        for (layer, stored) in pairs {
-            for (parameter, tensor) in zip(layer.parameters, stored.tensors) { parameter.value = tensor }
+        let values = try pairs.map { _, stored in try stored.arrays.map(file.read) }
+        for ((layer, _), tensors) in zip(pairs, values) {
+            for (parameter, tensor) in zip(layer.parameters, tensors) { parameter.value = tensor }
         }
     }
 
@@ -144,7 +154,7 @@ public enum Weights {
     /// Says whether a count mismatch looks like a top/no-top mix-up.
     private static func mismatchHint(_ stored: [StoredLayer], _ model: Model) -> String {
         let modelHasTop = model.weightedLayers.last is Dense
-        let fileHasTop = stored.last?.tensors.first?.shape.count == 2
+        let fileHasTop = stored.last?.arrays.first?.shape.count == 2
         if modelHasTop && !fileHasTop { return "it looks like a no-top file: build the model without --include-top" }
         if !modelHasTop && fileHasTop { return "it looks like a file with the classifier: build the model with --include-top" }
         return "is it for another architecture?"
@@ -198,18 +208,21 @@ public enum Weights {
         }
     }
 
+    /// Writes a new HDF5 file at `path` through `body`: into a temporary file in the same folder, flushed
+    /// to the disk, then renamed over `path`. A crash, a kill or a full disk leaves the previous file whole.
     static func writeAtomically(_ path: String, _ body: (HDF5File) throws -> Void) throws {
         let url = URL(fileURLWithPath: path)
         let temporary = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp").path
         do {
-            do {
-                let file = try HDF5File.create(temporary)
-                try body(file)
-            }
+            let file = try HDF5File.create(temporary, becoming: path)
+            try body(file)
+            try file.finish()
+            try DurableFile.sync(temporary)
             guard rename(temporary, path) == 0 else {
                 throw ModelError("cannot move the finished file to \(path): \(String(cString: strerror(errno)))")
             }
+            try DurableFile.sync(url.deletingLastPathComponent().path)
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
             throw error

@@ -29,7 +29,7 @@ struct EmbedCommand: ParsableCommand {
     @Option(name: .long, help: "Where to write the output (.npy).")
     var output: String
 
-    @Option(name: .long, help: "Images per forward pass.")
+    @Option(name: .long, parsing: .unconditional, help: "Images per forward pass.")
     var batchSize: Int = 16
 
     func validate() throws {
@@ -40,6 +40,7 @@ struct EmbedCommand: ParsableCommand {
     func run() throws {
         let x = try inputBatch()
         let net = try model.makeModel(height: x.shape[1], width: x.shape[2])
+        try net.checkMemory(batch: batchSize, training: false, inputDescription: "\(x.shape[1])x\(x.shape[2])")
         let y = try predictInBatches(net, x, batchSize: batchSize)
         try NPY.write(y, to: output)
         log("wrote \(output): \(y.shape.map(String.init).joined(separator: "x"))")
@@ -57,7 +58,7 @@ struct EmbedCommand: ParsableCommand {
         let spec = try model.spec
         let size = model.imageSize ?? spec.defaultInputSize
         let x = try imageBatch(files, height: size, width: size, preprocessing: spec.preprocessing)
-        try (files.joined(separator: "\n") + "\n").write(toFile: output + ".txt", atomically: true, encoding: .utf8)
+        try DurableFile.write(files.joined(separator: "\n") + "\n", to: URL(fileURLWithPath: output + ".txt"))
         return x
     }
 }

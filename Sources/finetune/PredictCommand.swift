@@ -23,7 +23,7 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: "Image files or folders of images.")
     var paths: [String]
 
-    @Option(name: .long, help: "How many classes to list per image.")
+    @Option(name: .long, parsing: .unconditional, help: "How many classes to list per image.")
     var topK: Int = 3
 
     @Flag(name: .long, help: mirrorAveragingHelp)
@@ -39,6 +39,7 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let (net, info) = try Checkpoint.load(model)
+        try net.checkMemory(batch: 32, training: false, inputDescription: "\(info.imageSize)x\(info.imageSize)")
         var csv = "file,class,probability,top_k\n"
         var written = 0
         for path in paths {
@@ -69,7 +70,7 @@ struct PredictCommand: ParsableCommand {
             }
         }
         if let output {
-            try csv.write(toFile: output, atomically: true, encoding: .utf8)
+            try DurableFile.write(csv, to: URL(fileURLWithPath: output))
             log("wrote \(written) predictions to \(output)")
         } else {
             print(csv, terminator: "")

@@ -15,8 +15,8 @@ struct RunReport {
     func write(to directory: URL) throws {
         let loss = curves([("training", history.map(\.loss)), ("validation", history.compactMap(\.validationLoss))])
         let accuracy = curves([("training", history.map(\.accuracy)), ("validation", history.compactMap(\.validationAccuracy))])
-        try loss.png().write(to: directory.appendingPathComponent("loss.png"))
-        try accuracy.png().write(to: directory.appendingPathComponent("accuracy.png"))
+        try DurableFile.write(loss.png(), to: directory.appendingPathComponent("loss.png"))
+        try DurableFile.write(accuracy.png(), to: directory.appendingPathComponent("accuracy.png"))
         var html = """
         <!doctype html><html><head><meta charset="utf-8"><title>\(escape(title))</title><style>
         body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
@@ -60,7 +60,7 @@ struct RunReport {
             html += "</div>"
         }
         html += "</body></html>\n"
-        try html.write(to: directory.appendingPathComponent("report.html"), atomically: true, encoding: .utf8)
+        try DurableFile.write(html, to: directory.appendingPathComponent("report.html"))
     }
 
     private func curves(_ series: [(String, [Float])]) -> Chart { Chart(series: series.filter { !$0.1.isEmpty }) }

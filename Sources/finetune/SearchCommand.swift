@@ -3,6 +3,7 @@ import Core
 import FineTune
 import Foundation
 import Zoo
+import ZooIO
 
 struct SearchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,16 +42,16 @@ struct SearchCommand: ParsableCommand {
 
     private var multipliers: String { baseLrMult ?? "\(TrainCommand.defaultBaseRateFactor(weights: weights))" }
 
-    @Option(name: .long, help: "Epochs per trial.")
+    @Option(name: .long, parsing: .unconditional, help: "Epochs per trial.")
     var epochs: Int = 4
 
-    @Option(name: .long, help: "Head-only epochs at the start of each trial.")
+    @Option(name: .long, parsing: .unconditional, help: "Head-only epochs at the start of each trial.")
     var freezeEpochs: Int = 2
 
-    @Option(name: .long, help: "Try this many combinations picked at random instead of the whole grid.")
+    @Option(name: .long, parsing: .unconditional, help: "Try this many combinations picked at random instead of the whole grid.")
     var random: Int?
 
-    @Option(name: .long, help: "Input height and width (default: the model's own).")
+    @Option(name: .long, parsing: .unconditional, help: "Input height and width (default: the model's own).")
     var imageSize: Int?
 
     @Option(name: .long, help: "Seed of the split, the trials' runs and the random pick.")
@@ -87,6 +88,7 @@ struct SearchCommand: ParsableCommand {
             throw ValidationError("--epochs must be at least 1 and --freeze-epochs between 0 and --epochs")
         }
         if let random, random < 1 { throw ValidationError("--random must be at least 1") }
+        try validateImageSize(imageSize, base: base)
     }
 
     func run() throws {
@@ -135,7 +137,7 @@ struct SearchCommand: ParsableCommand {
             print(String(format: "%5d %9.2g %6d %8.2f %10.2f %8.4f %9.4f %8.1f", r.trial, r.learningRate, r.batchSize, r.dropout,
                          r.baseLearningRateMultiplier, r.validationAccuracy, r.validationLoss ?? .nan, r.seconds))
         }
-        try csv.write(to: root.appendingPathComponent("results.csv"), atomically: true, encoding: .utf8)
+        try DurableFile.write(csv, to: root.appendingPathComponent("results.csv"))
         try writeJSON(results, to: root.appendingPathComponent("results.json"))
         guard let winner = results.first else { return }
         let bestPath = root.appendingPathComponent("best.h5")

@@ -1,0 +1,56 @@
+import Core
+import Foundation
+
+/// Files that are either whole or absent: written beside their destination, flushed to the disk,
+/// then renamed into place, so a kill, a crash or a full disk never leaves half a file or destroys
+/// the previous one.
+public enum DurableFile {
+    /// Writes `data` to `url` atomically; on failure nothing new is left behind. `flush` waits until the
+    /// bytes are on the disk: worth it for checkpoints and results, not for thousands of files that can
+    /// be made again.
+    public static func write(_ data: Data, to url: URL, flush: Bool = true) throws {
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+        do {
+            guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+                throw ModelError("cannot write \(url.path): \(String(cString: strerror(errno))); check that its folder exists and is writable")
+            }
+            let handle = try FileHandle(forWritingTo: temporary)
+            defer { try? handle.close() }
+            do {
+                try handle.write(contentsOf: data)
+                if flush { try handle.synchronize() }
+            } catch {
+                throw ModelError("cannot write \(url.path): \(reason(error))")
+            }
+            guard rename(temporary.path, url.path) == 0 else {
+                throw ModelError("cannot move the finished file to \(url.path): \(String(cString: strerror(errno)))")
+            }
+            if flush { try sync(url.deletingLastPathComponent().path) }
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+    }
+
+    public static func write(_ text: String, to url: URL) throws {
+        try write(Data(text.utf8), to: url)
+    }
+
+    /// Flushes a file's (or a folder's, after a rename in it) contents to the disk.
+    static func sync(_ path: String) throws {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw ModelError("cannot open \(path) to flush it: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else {
+            throw ModelError("cannot write \(path) to the disk: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// The system's words for a failed write, not Foundation's error dump.
+    private static func reason(_ error: Error) -> String {
+        let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+        if let code = underlying?.code, underlying?.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(code))) }
+        return (error as NSError).localizedDescription
+    }
+}
