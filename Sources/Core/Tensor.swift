@@ -59,3 +59,15 @@ extension Tensor {
         }
     }
 }
+
+extension Collection where Element == Float {
+    /// The offset of the largest value, the first on ties; NaN never wins. Nil when there is no number.
+    public var argmax: Int? {
+        var best: (offset: Int, value: Float)?
+        for (offset, value) in enumerated() where !value.isNaN {
+            if let current = best, value <= current.value { continue }
+            best = (offset, value)
+        }
+        return best?.offset
+    }
+}

@@ -66,7 +66,7 @@ extension Targets {
             var hits = 0
             for (i, label) in labels.enumerated() {
                 let row = logits.data[(i * k)..<((i + 1) * k)]
-                if row.firstIndex(of: row.max()!)! - i * k == label { hits += 1 }
+                if row.argmax == label { hits += 1 }
             }
             return (hits, labels.count)
         case .multiHot(let hot):

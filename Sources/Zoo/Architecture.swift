@@ -18,6 +18,9 @@ public enum Architecture: String, CaseIterable, Sendable {
         guard options.inputHeight >= spec.minimumInputSize, options.inputWidth >= spec.minimumInputSize else {
             throw ModelError("\(rawValue) needs inputs of at least \(spec.minimumInputSize)x\(spec.minimumInputSize) pixels, got \(options.inputHeight)x\(options.inputWidth); pass a larger --image-size")
         }
+        guard options.inputHeight <= ModelOptions.maximumInputSize, options.inputWidth <= ModelOptions.maximumInputSize else {
+            throw ModelError("\(rawValue) at \(options.inputHeight)x\(options.inputWidth) pixels is beyond the largest input size of \(ModelOptions.maximumInputSize); use smaller images")
+        }
         guard options.classes > 0 else { throw ModelError("--classes must be at least 1, got \(options.classes)") }
         switch self {
         case .resnet50: return try ResNet50.build(options)
@@ -62,6 +65,10 @@ public struct ModelOptions: Sendable {
     }
 
     public var inputShape: [Int] { [inputHeight, inputWidth, 3] }
+
+    /// Four times the largest input any of these models was trained on: one 4096x4096 image already
+    /// takes gigabytes of activations.
+    public static let maximumInputSize = 4096
 }
 
 /// Keras' automatic layer names (`conv2d`, `conv2d_1`, …), counted per class in creation order

@@ -238,9 +238,13 @@ public struct ImageFolder: Sendable {
         }
         guard !csv.header.isEmpty else { throw ModelError("\(path) is empty; it needs a header and a row per image") }
         let images = Set((try? FileManager.default.contentsOfDirectory(atPath: "\(root)/images")) ?? [])
-        return csv.rows.filter { !($0.first ?? "").isEmpty }.map { row in
+        return try csv.rows.enumerated().filter { !($0.element.first ?? "").isEmpty }.map { number, row in
             // File names may come without their extension (Kaggle style): find the image that has one.
             var file = row[0].trimmingCharacters(in: .whitespaces)
+            // A name must stay inside images/: a CSV from elsewhere must not open files anywhere on the machine.
+            guard !file.hasPrefix("/"), !file.split(separator: "/").contains("..") else {
+                throw ModelError("\(path), line \(number + 2): '\(file)' points outside \(root)/images; image names in the CSV are relative to images/")
+            }
             if !images.contains(file), let match = ImageDecoder.extensions.map({ "\(file).\($0)" }).first(where: images.contains) {
                 file = match
             }

@@ -42,13 +42,13 @@ struct ModelArguments: ParsableArguments {
     @Flag(name: .long, help: "Keep the classifier (the file must have it too).")
     var includeTop = false
 
-    @Option(name: .long, help: "Classes of the classifier, with --include-top.")
+    @Option(name: .long, parsing: .unconditional, help: "Classes of the classifier, with --include-top.")
     var classes: Int = 1000
 
     @Option(name: .long, help: "Global pooling after the features when there is no top: none, avg, max.")
     var pooling: ModelOptions.Pooling = .none
 
-    @Option(name: .long, help: "Input height and width in pixels (default: the model's own).")
+    @Option(name: .long, parsing: .unconditional, help: "Input height and width in pixels (default: the model's own).")
     var imageSize: Int?
 
     @Option(name: .long, help: "Pair file layers with model layers by 'order' (Keras' default) or 'name'.")
@@ -58,12 +58,7 @@ struct ModelArguments: ParsableArguments {
         if classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
         if pooling != .none && includeTop { throw ValidationError("--pooling applies only without --include-top") }
         if classes != 1000 && !includeTop { throw ValidationError("--classes needs --include-top") }
-        if let imageSize {
-            let minimum = (try? Manifest.shared.model(base).minimumInputSize) ?? 1
-            if imageSize < minimum {
-                throw ValidationError("--image-size \(imageSize) is below \(base.rawValue)'s minimum of \(minimum)")
-            }
-        }
+        try validateImageSize(imageSize, base: base)
     }
 
     var spec: Manifest.Model { get throws { try Manifest.shared.model(base) } }
@@ -85,6 +80,16 @@ struct ModelArguments: ParsableArguments {
             log(try Weights.load(into: model, from: weights, matching: match).summary + " from \(weights)")
         }
         return model
+    }
+}
+
+/// `--image-size` between the model's minimum and the largest input any model here takes.
+func validateImageSize(_ imageSize: Int?, base: Architecture) throws {
+    guard let imageSize else { return }
+    let minimum = (try? Manifest.shared.model(base).minimumInputSize) ?? 1
+    if imageSize < minimum { throw ValidationError("--image-size \(imageSize) is below \(base.rawValue)'s minimum of \(minimum)") }
+    if imageSize > ModelOptions.maximumInputSize {
+        throw ValidationError("--image-size \(imageSize) is above the largest input size of \(ModelOptions.maximumInputSize)")
     }
 }
 

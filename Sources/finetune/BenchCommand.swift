@@ -29,22 +29,22 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "What to time: infer, train, head or data.")
     var mode: Mode = .infer
 
-    @Option(name: .long, help: "Images per batch.")
+    @Option(name: .long, parsing: .unconditional, help: "Images per batch.")
     var batchSize: Int = 32
 
-    @Option(name: .long, help: "Input height and width (default: the model's own).")
+    @Option(name: .long, parsing: .unconditional, help: "Input height and width (default: the model's own).")
     var imageSize: Int?
 
-    @Option(name: .long, help: "Timed batches after one warm-up batch (infer, train).")
+    @Option(name: .long, parsing: .unconditional, help: "Timed batches after one warm-up batch (infer, train).")
     var iterations: Int = 5
 
-    @Option(name: .long, help: "Images in the head-mode data set.")
+    @Option(name: .long, parsing: .unconditional, help: "Images in the head-mode data set.")
     var images: Int = 256
 
     @Option(name: .long, help: "Data mode: a folder of class sub-folders to decode, resize and preprocess.")
     var data: String?
 
-    @Option(name: .long, help: "Data mode: gigabytes of decoded images held in memory (0: decode every batch from the files).")
+    @Option(name: .long, parsing: .unconditional, help: "Data mode: gigabytes of decoded images held in memory (0: decode every batch from the files).")
     var imageMemory: Double = Double(ImageFolder.defaultMemoryBudget) / Double(1 << 30)
 
     func validate() throws {
@@ -52,14 +52,12 @@ struct BenchCommand: ParsableCommand {
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
         if images < 1 { throw ValidationError("--images must be at least 1") }
         if mode == .data && data == nil { throw ValidationError("--mode data needs --data FOLDER") }
+        try validateImageSize(imageSize, base: base)
     }
 
     func run() throws {
         let spec = try Manifest.shared.model(base)
         let size = imageSize ?? spec.defaultInputSize
-        guard size >= spec.minimumInputSize else {
-            throw ValidationError("--image-size \(size) is below \(base.rawValue)'s minimum of \(spec.minimumInputSize)")
-        }
         if mode == .data, let data {
             let start = Date()
             let folder = try ImageFolder(root: data, size: size, memoryBudget: Int(imageMemory * Double(1 << 30)))

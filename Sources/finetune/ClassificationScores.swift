@@ -60,10 +60,10 @@ struct ClassificationScores: Codable {
     }
 }
 
-/// A model's class probabilities for one image.
+/// A model's class probabilities for one image (finite: `predictProbabilities` refuses others).
 struct Prediction {
     let probabilities: [Float]
-    var label: Int { probabilities.firstIndex(of: probabilities.max()!)! }
+    var label: Int { probabilities.argmax ?? 0 }
     var probability: Float { probabilities[label] }
 }
 
@@ -87,9 +87,13 @@ let mirrorAveragingHelp = ArgumentHelp(
 /// Class probabilities; with `mirrorAveraged`, the mean of the images' and their mirror images' (test-time augmentation).
 func predictProbabilities(_ model: Model, _ images: Tensor, mirrorAveraged: Bool) throws -> Tensor {
     var probabilities = try model.predict(images)
-    guard mirrorAveraged else { return probabilities }
-    let mirrored = try model.predict(images.mirroredLeftToRight)
-    for i in probabilities.data.indices { probabilities.data[i] = (probabilities.data[i] + mirrored.data[i]) / 2 }
+    if mirrorAveraged {
+        let mirrored = try model.predict(images.mirroredLeftToRight)
+        for i in probabilities.data.indices { probabilities.data[i] = (probabilities.data[i] + mirrored.data[i]) / 2 }
+    }
+    guard probabilities.data.allSatisfy(\.isFinite) else {
+        throw ModelError("the model's outputs are NaN or infinite for these images, so there is no prediction; its weights overflow (a diverged run?)")
+    }
     return probabilities
 }
 

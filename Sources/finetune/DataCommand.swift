@@ -40,7 +40,7 @@ struct DataCommand: ParsableCommand {
         @Option(name: .long, help: "Labels to keep (comma-separated; default all).")
         var classes: String?
 
-        @Option(name: .long, help: "Keep the first N images of each class.")
+        @Option(name: .long, parsing: .unconditional, help: "Keep the first N images of each class.")
         var perClass: Int?
 
         func validate() throws {
@@ -48,12 +48,25 @@ struct DataCommand: ParsableCommand {
             if let classes, classes.split(separator: ",").contains(where: { Int($0) == nil }) {
                 throw ValidationError("--classes takes comma-separated label numbers, got '\(classes)'")
             }
+            if let titles {
+                // Each name becomes a folder under --output: it must stay there, and two classes must not share one.
+                if let bad = titles.first(where: { $0.isEmpty || $0 == "." || $0 == ".." || $0.contains("/") || $0.contains(where: \.isNewline) }) {
+                    throw ValidationError("--names: '\(bad)' cannot be a class folder's name (empty, '.', '..' or with a '/')")
+                }
+                if let repeated = titles.first(where: { name in titles.filter { $0 == name }.count > 1 }) {
+                    throw ValidationError("--names: '\(repeated)' names two classes; each class needs its own name")
+                }
+            }
+        }
+
+        /// The class names in label order, from --names.
+        private var titles: [String]? {
+            names == "fashion-mnist" ? Self.fashionMNIST : names.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         }
 
         func run() throws {
             let set = try IDXImages(images: images, labels: labels)
             let keep = classes.map { $0.split(separator: ",").map { Int($0)! } } ?? Array(Set(set.labels)).sorted()
-            let titles = names == "fashion-mnist" ? Self.fashionMNIST : names.map { $0.split(separator: ",").map(String.init) }
             if let titles, let missing = keep.first(where: { $0 >= titles.count }) {
                 throw ModelError("--names gives \(titles.count) names but label \(missing) needs one")
             }
@@ -65,7 +78,7 @@ struct DataCommand: ParsableCommand {
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
                 let gray = set.pixels.bytes[(index * h * w)..<((index + 1) * h * w)]
                 let image = RGBImage(width: w, height: h, pixels: gray.flatMap { [$0, $0, $0] })
-                try image.pngData().write(to: folder.appendingPathComponent(String(format: "%05d.png", index)))
+                try DurableFile.write(image.pngData(), to: folder.appendingPathComponent(String(format: "%05d.png", index)), flush: false)
                 written += 1
             }
             print("wrote \(written) PNG files in \(keep.count) class folders under \(output)")

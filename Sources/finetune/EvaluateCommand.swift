@@ -29,6 +29,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let (net, info) = try Checkpoint.load(model)
+        try net.checkMemory(batch: 32, training: false, inputDescription: "\(info.imageSize)x\(info.imageSize)")
         let folder = try ImageFolder(root: data, size: info.imageSize, classes: info.classes, cropToSquare: info.crop ?? false)
         for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
         let k = info.classes.count

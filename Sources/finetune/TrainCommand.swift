@@ -48,88 +48,88 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Base weights: 'imagenet' (the zoo cache), an HDF5 file of the base without top, or 'none'.", valueName: "imagenet|FILE|none"))
     var weights: String = "imagenet"
 
-    @Option(name: .long, help: "Total epochs (with --freeze-epochs; ignored with --schedule).")
+    @Option(name: .long, parsing: .unconditional, help: "Total epochs (with --freeze-epochs; ignored with --schedule).")
     var epochs: Int = 10
 
-    @Option(name: .long, help: "Epochs of head-only training before the whole base unfreezes.")
+    @Option(name: .long, parsing: .unconditional, help: "Epochs of head-only training before the whole base unfreezes.")
     var freezeEpochs: Int = 3
 
     @Option(name: .long, help: "Phases GROUP:EPOCHS@RATE,… instead of --epochs/--freeze-epochs.")
     var schedule: String?
 
-    @Option(name: .long, help: "Learning rate of the head (and of phases without their own).")
+    @Option(name: .long, parsing: .unconditional, help: "Learning rate of the head (and of phases without their own).")
     var lr: Float = 1e-3
 
     @Option(name: .long, help: ArgumentHelp("How the rate moves within each phase: constant, cosine[:WARMUP_EPOCHS] (decays to zero at the phase's end), step:EPOCHS:FACTOR, one-cycle, plateau:PATIENCE:FACTOR (on the validation loss).", valueName: "schedule"))
     var lrSchedule: LearningRateSchedule = .constant
 
-    @Option(name: .long, help: "Factor on the rate for unfrozen base groups (default 0.1; 1 with --weights none: nothing pretrained to protect).")
+    @Option(name: .long, parsing: .unconditional, help: "Factor on the rate for unfrozen base groups (default 0.1; 1 with --weights none: nothing pretrained to protect).")
     var baseLrMult: Float?
 
     @Option(name: .long, help: "sgd, adam, adamw or rmsprop.")
     var optimizer: OptimizerKind = .adam
 
-    @Option(name: .long, help: "Momentum of sgd or rmsprop, in [0, 1) (default 0, as in Keras).")
+    @Option(name: .long, parsing: .unconditional, help: "Momentum of sgd or rmsprop, in [0, 1) (default 0, as in Keras).")
     var momentum: Float?
 
-    @Option(name: .long, help: "Decoupled weight decay: before each step a weight shrinks by this times its rate, as Keras' weight_decay (default 0.004 with adamw, none otherwise).")
+    @Option(name: .long, parsing: .unconditional, help: "Decoupled weight decay: before each step a weight shrinks by this times its rate, as Keras' weight_decay (default 0.004 with adamw, none otherwise).")
     var weightDecay: Float?
 
-    @Option(name: .long, help: "Scale every step's gradients down when their joint L2 norm exceeds this, as Keras' global_clipnorm (steps.csv in --output logs the norms).")
+    @Option(name: .long, parsing: .unconditional, help: "Scale every step's gradients down when their joint L2 norm exceeds this, as Keras' global_clipnorm (steps.csv in --output logs the norms).")
     var clipNorm: Float?
 
-    @Option(name: .long, help: "Images per step.")
+    @Option(name: .long, parsing: .unconditional, help: "Images per step.")
     var batchSize: Int = 32
 
-    @Option(name: .long, help: "Input height and width (default: the model's own).")
+    @Option(name: .long, parsing: .unconditional, help: "Input height and width (default: the model's own).")
     var imageSize: Int?
 
     @Flag(name: .long, inversion: .prefixedNo, help: "Let unfrozen BatchNorm layers use batch statistics and update their moving statistics (default: off for a pretrained base, as Keras' transfer-learning guide prescribes; on with --weights none, as Keras trains from scratch).")
     var trainBn: Bool?
 
-    @Option(name: .long, help: "Dropout before the classifier.")
+    @Option(name: .long, parsing: .unconditional, help: "Dropout before the classifier.")
     var dropout: Float = 0.2
 
-    @Option(name: .long, help: "Units of an extra Dense+ReLU layer in the head.")
+    @Option(name: .long, parsing: .unconditional, help: "Units of an extra Dense+ReLU layer in the head.")
     var hidden: Int?
 
-    @Option(name: .long, help: "L1 penalty on trained kernels.")
+    @Option(name: .long, parsing: .unconditional, help: "L1 penalty on trained kernels.")
     var l1: Float = 0
 
-    @Option(name: .long, help: "L2 penalty on trained kernels.")
+    @Option(name: .long, parsing: .unconditional, help: "L2 penalty on trained kernels.")
     var l2: Float = 0
 
-    @Option(name: .long, help: "Label smoothing ε in [0, 1).")
+    @Option(name: .long, parsing: .unconditional, help: "Label smoothing ε in [0, 1).")
     var labelSmoothing: Float = 0
 
     @Option(name: .long, help: "Augmentation policy for training images: none, light (flips, small rotations and zooms, brightness) or standard (also shifts, contrast, saturation, noise, blur).")
     var augment: Augmentation.Policy = .none
 
-    @Option(name: .long, help: "Augmented views per image whose frozen-base features head-only phases cache (each epoch uses the next); phases that train the base see a new view every epoch.")
+    @Option(name: .long, parsing: .unconditional, help: "Augmented views per image whose frozen-base features head-only phases cache (each epoch uses the next); phases that train the base see a new view every epoch.")
     var augmentViews: Int = 4
 
-    @Option(name: .long, help: "Override: largest rotation in degrees.")
+    @Option(name: .long, parsing: .unconditional, help: "Override: largest rotation in degrees.")
     var rotation: Float?
 
-    @Option(name: .long, help: "Override: largest zoom, as a fraction.")
+    @Option(name: .long, parsing: .unconditional, help: "Override: largest zoom, as a fraction.")
     var zoom: Float?
 
-    @Option(name: .long, help: "Override: largest shift either way, as a fraction of the side.")
+    @Option(name: .long, parsing: .unconditional, help: "Override: largest shift either way, as a fraction of the side.")
     var shift: Float?
 
-    @Option(name: .long, help: "Override: largest brightness change, as a fraction.")
+    @Option(name: .long, parsing: .unconditional, help: "Override: largest brightness change, as a fraction.")
     var brightness: Float?
 
     @Flag(name: .long, inversion: .prefixedNo, help: "Override: random horizontal flips.")
     var flip: Bool?
 
-    @Option(name: .long, help: "Share of each class held out for validation.")
+    @Option(name: .long, parsing: .unconditional, help: "Share of each class held out for validation.")
     var valSplit: Double = 0.2
 
     @Option(name: .long, help: "Seed of the split, the head's initial weights, shuffling and dropout.")
     var seed: UInt64 = 0
 
-    @Option(name: .long, help: "Stop a phase after this many epochs without a better validation loss.")
+    @Option(name: .long, parsing: .unconditional, help: "Stop a phase after this many epochs without a better validation loss.")
     var earlyStopping: Int?
 
     @Option(name: .long, help: "'auto' weighs each class by the inverse of its share of the training images.")
@@ -141,10 +141,10 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "Several labels per image (sigmoid outputs); set by itself for multi-label CSV data.")
     var multilabel = false
 
-    @Option(name: .long, help: "Threads for the math (default: every core).")
+    @Option(name: .long, parsing: .unconditional, help: "Threads for the math (default: every core).")
     var threads: Int?
 
-    @Option(name: .long, help: "Gigabytes of decoded images kept in memory; a larger data set is decoded again for every batch, so memory stays bounded.")
+    @Option(name: .long, parsing: .unconditional, help: "Gigabytes of decoded images kept in memory; a larger data set is decoded again for every batch, so memory stays bounded.")
     var imageMemory: Double = Double(ImageFolder.defaultMemoryBudget) / Double(1 << 30)
 
     @Flag(name: .long, help: "Stop before training if any file cannot be read as an image.")
@@ -163,24 +163,24 @@ struct TrainCommand: ParsableCommand {
         guard let base else { throw ValidationError("--base is required (\(Architecture.allCases.map(\.rawValue).joined(separator: ", ")))") }
         guard data != nil else { throw ValidationError("--data is required: a folder with one sub-folder of images per class") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        if lr <= 0 { throw ValidationError("--lr must be above 0, got \(lr)") }
-        if let baseLrMult, baseLrMult < 0 { throw ValidationError("--base-lr-mult must be 0 or more, got \(baseLrMult)") }
+        if !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be above 0, got \(lr)") }
+        if let baseLrMult, !(baseLrMult >= 0 && baseLrMult.isFinite) { throw ValidationError("--base-lr-mult must be 0 or more, got \(baseLrMult)") }
         if !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
         if !(0..<1).contains(labelSmoothing) { throw ValidationError("--label-smoothing must be in [0, 1), got \(labelSmoothing)") }
         if !(0..<1).contains(valSplit) { throw ValidationError("--val-split must be in [0, 1), got \(valSplit)") }
         if let hidden, hidden < 1 { throw ValidationError("--hidden must be at least 1, got \(hidden)") }
-        if l1 < 0 || l2 < 0 { throw ValidationError("--l1 and --l2 must be 0 or more") }
+        if !(l1 >= 0 && l2 >= 0 && l1.isFinite && l2.isFinite) { throw ValidationError("--l1 and --l2 must be 0 or more, got \(l1) and \(l2)") }
         if let momentum {
             guard [.sgd, .rmsprop].contains(optimizer) else { throw ValidationError("--momentum applies to --optimizer sgd or rmsprop, not \(optimizer.rawValue)") }
             guard (0..<1).contains(momentum) else { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
         }
-        if let clipNorm, !(clipNorm > 0) { throw ValidationError("--clip-norm must be above 0, got \(clipNorm)") }
-        if let weightDecay, !(weightDecay >= 0) { throw ValidationError("--weight-decay must be 0 or more, got \(weightDecay)") }
+        if let clipNorm, !(clipNorm > 0 && clipNorm.isFinite) { throw ValidationError("--clip-norm must be above 0, got \(clipNorm)") }
+        if let weightDecay, !(weightDecay >= 0 && weightDecay.isFinite) { throw ValidationError("--weight-decay must be 0 or more, got \(weightDecay)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if !(imageMemory >= 0) { throw ValidationError("--image-memory must be 0 or more gigabytes, got \(imageMemory)") }
         if augmentViews < 1 { throw ValidationError("--augment-views must be at least 1, got \(augmentViews)") }
-        for (flag, value) in [("--rotation", rotation), ("--zoom", zoom), ("--shift", shift), ("--brightness", brightness)] where (value ?? 0) < 0 {
-            throw ValidationError("\(flag) must be 0 or more")
+        for (flag, value) in [("--rotation", rotation), ("--zoom", zoom), ("--shift", shift), ("--brightness", brightness)] where !((value ?? 0) >= 0 && (value ?? 0).isFinite) {
+            throw ValidationError("\(flag) must be 0 or more, got \(value!)")
         }
         if let classWeights, classWeights != "auto" { throw ValidationError("--class-weights takes 'auto', got '\(classWeights)'") }
         if let earlyStopping, earlyStopping < 1 { throw ValidationError("--early-stopping must be at least 1 epoch") }
@@ -192,10 +192,7 @@ struct TrainCommand: ParsableCommand {
         } else {
             _ = try recipe()
         }
-        if let imageSize {
-            let minimum = (try? Manifest.shared.model(base).minimumInputSize) ?? 1
-            if imageSize < minimum { throw ValidationError("--image-size \(imageSize) is below \(base.rawValue)'s minimum of \(minimum)") }
-        }
+        try validateImageSize(imageSize, base: base)
     }
 
     /// The phases from --schedule, or head for --freeze-epochs then everything.
@@ -260,6 +257,10 @@ struct TrainCommand: ParsableCommand {
         let recipe = try recipe()
         let outputURL = URL(fileURLWithPath: output)
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
+        // Before any image is read: a size this machine cannot train at is refused at once.
+        let backbone = try base.build(ModelOptions(inputHeight: size, inputWidth: size))
+        try backbone.checkMemory(batch: batchSize, training: recipe.phases.contains { $0.deepestGroup != Head.group },
+                                 inputDescription: "\(size)x\(size)")
 
         log("reading \(data) at \(size)x\(size)")
         // IDX files (train-* and t10k-*) and train/ and val/ sub-folders are used as given; otherwise a
@@ -290,7 +291,6 @@ struct TrainCommand: ParsableCommand {
         try writeJSON(skipped, to: outputURL.appendingPathComponent("skipped.json"))
         guard folder.classes.count >= 2 else { throw ModelError("\(data) has one class (\(folder.classes[0])); a classifier needs at least two") }
 
-        let backbone = try base.build(ModelOptions(inputHeight: size, inputWidth: size))
         if statePath == nil { try loadBaseWeights(backbone, spec: spec) }
         var head = HeadOptions(classes: folder.classes.count)
         head.dropout = dropout
@@ -359,10 +359,12 @@ struct TrainCommand: ParsableCommand {
             case .epochEnded(let record, let resumable):
                 steps.finish()
                 print(HistoryWriter.line(record))
-                history.append(record)
-                let score = record.validationAccuracy ?? record.accuracy
+                // A file that cannot be written (a full disk) ends the run: training on would only claim
+                // checkpoints that are not there. The last resume.h5 written stays whole.
                 do {
+                    try history.append(record)
                     try Checkpoint.save(model, info: info, to: outputURL.appendingPathComponent("last.h5").path)
+                    let score = record.validationAccuracy ?? record.accuracy
                     if score > best {
                         best = score
                         try Checkpoint.save(model, info: info, to: outputURL.appendingPathComponent("best.h5").path)
@@ -370,7 +372,9 @@ struct TrainCommand: ParsableCommand {
                     // A run killed outright (kill -9, out of memory, power lost) resumes from its last finished epoch.
                     if resumable.phase < recipe.phases.count { try saveState(resumable) }
                 } catch {
-                    log("could not write a checkpoint: \(error)")
+                    throw ModelError("\(error). The run stopped after phase \(record.phase + 1), epoch \(record.epoch + 1)"
+                                     + (FileManager.default.fileExists(atPath: resumePath)
+                                        ? "; make room, then continue from the last saved epoch with: finetune train --resume \(output)" : ""))
                 }
             case .earlyStop(let phase, let epoch):
                 print("early stop in phase \(phase + 1) after epoch \(epoch + 1)")
@@ -610,7 +614,7 @@ final class StepLog {
             }
         }
         do {
-            try kept.write(to: url, atomically: true, encoding: .utf8)
+            try DurableFile.write(kept, to: url)
             file = try FileHandle(forWritingTo: url)
             try file?.seekToEnd()
         } catch {
@@ -639,9 +643,9 @@ final class HistoryWriter {
         self.records = records
     }
 
-    func append(_ record: EpochRecord) {
+    func append(_ record: EpochRecord) throws {
         records.append(record)
-        try? write()
+        try write()
     }
 
     static func line(_ r: EpochRecord) -> String {
@@ -658,7 +662,7 @@ final class HistoryWriter {
             csv += "\(r.phase + 1),\(r.epoch + 1),\(r.learningRate),\(r.loss),\(r.accuracy),"
             csv += "\(r.validationLoss.map { "\($0)" } ?? ""),\(r.validationAccuracy.map { "\($0)" } ?? ""),\(r.seconds),\(r.imagesPerSecond)\n"
         }
-        try csv.write(to: directory.appendingPathComponent("history.csv"), atomically: true, encoding: .utf8)
+        try DurableFile.write(csv, to: directory.appendingPathComponent("history.csv"))
         try writeJSON(records, to: directory.appendingPathComponent("history.json"))
     }
 }
@@ -666,7 +670,7 @@ final class HistoryWriter {
 func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(value).write(to: url, options: .atomic)
+    try DurableFile.write(encoder.encode(value), to: url)
 }
 
 /// The file lists of a run's split (split.json). A resumed run trains and validates on exactly these

@@ -20,9 +20,17 @@ public final class Dense: Layer {
 
     deinit { ck_matmul_destroy(plan) }
 
+    /// A kernel of 1 GB; VGG19's fc1, the largest layer of any model here, is 0.4 GB.
+    static let weightLimit = 1 << 28
+
     public func build(inputShapes: [[Int]]) throws -> [Int] {
         guard inputShapes.count == 1, inputShapes[0].count == 1 else {
             throw ModelError("layer \(name) expects a flat (features) input, got \(inputShapes)")
+        }
+        guard units > 0 else { throw ModelError("layer \(name) needs at least one unit, got \(units)") }
+        let (weights, overflow) = inputShapes[0][0].multipliedReportingOverflow(by: units)
+        guard !overflow, weights <= Self.weightLimit else {
+            throw ModelError("layer \(name) would have \(inputShapes[0][0]) x \(units) weights, far more than memory holds; use fewer classes or units, or smaller images")
         }
         parameters = [Parameter(name: "kernel", shape: [inputShapes[0][0], units])]
         if useBias { parameters.append(Parameter(name: "bias", shape: [units])) }
