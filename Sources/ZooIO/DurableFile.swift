@@ -33,6 +33,23 @@ public enum DurableFile {
         }
     }
 
+    /// Refuses a destination that cannot be written, before the work that would fill it: a missing or
+    /// read-only folder, or a folder where a file should go.
+    public static func checkWritable(_ path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ModelError("\(path) is a folder; name a file to write")
+        }
+        let folder = url.deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ModelError("cannot write \(path): the folder \(folder) does not exist")
+        }
+        guard access(folder, W_OK) == 0 else {
+            throw ModelError("cannot write \(path): \(String(cString: strerror(errno))) (folder \(folder))")
+        }
+    }
+
     public static func write(_ text: String, to url: URL) throws {
         try write(Data(text.utf8), to: url)
     }

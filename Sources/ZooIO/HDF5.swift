@@ -152,16 +152,21 @@ final class HDF5File {
         }
     }
 
-    /// A string attribute split the way Keras splits long ones (`name0`, `name1`, …).
-    func chunkedStrings(_ name: String, on location: H5Handle) throws -> [String]? {
+    /// A string attribute split the way Keras splits long ones (`name0`, `name1`, …); reading stops
+    /// once there are more than `limit` strings.
+    func chunkedStrings(_ name: String, on location: H5Handle, limit: Int) throws -> [String]? {
         if hasAttribute(name, on: location) { return try strings(name, on: location) }
         var result: [String] = []
         var chunk = 0
-        while hasAttribute("\(name)\(chunk)", on: location) {
+        while result.count <= limit, hasAttribute("\(name)\(chunk)", on: location) {
             result += try strings("\(name)\(chunk)", on: location)
             chunk += 1
         }
         return chunk > 0 ? result : nil
+    }
+
+    func hasChunkedStrings(_ name: String, on location: H5Handle) -> Bool {
+        hasAttribute(name, on: location) || hasAttribute("\(name)0", on: location)
     }
 
     /// Attributes are names and small JSON documents: 64 MB is far more than any real one holds.

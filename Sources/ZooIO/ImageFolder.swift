@@ -251,9 +251,15 @@ public struct ImageFolder: Sendable {
             let labels = row.count > 1
                 ? row[1].split(whereSeparator: { $0 == ";" || $0 == "|" }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                 : []
+            if let long = labels.first(where: { $0.utf8.count > Self.classNameLimit }) {
+                throw ModelError("\(path), line \(number + 2): a label of \(long.utf8.count) bytes; class names are at most \(Self.classNameLimit) bytes (is the label column right?)")
+            }
             return (file, labels)
         }
     }
+
+    /// Class names become folder names, report headings and checkpoint records: a file system's limit is plenty.
+    static let classNameLimit = 255
 
     public var count: Int { files.count }
 

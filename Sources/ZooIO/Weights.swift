@@ -53,10 +53,10 @@ public enum Weights {
 
     /// The group holding the legacy layout: the root, or `model_weights` of a full-model file.
     private static func legacyRoot(_ file: HDF5File) throws -> H5Handle? {
-        if try file.chunkedStrings("layer_names", on: file.root) != nil { return file.root }
+        if file.hasChunkedStrings("layer_names", on: file.root) { return file.root }
         if try file.exists("model_weights", in: file.root) {
             let group = try file.group("model_weights")
-            if try file.chunkedStrings("layer_names", on: group) != nil { return group }
+            if file.hasChunkedStrings("layer_names", on: group) { return group }
         }
         return nil
     }
@@ -64,20 +64,22 @@ public enum Weights {
     /// Layers with weights, in the order of `layer_names`; each `weight_names` entry is a path
     /// below the layer's group (never parsed: Keras 1, 2 and 3 name them differently).
     static func readLegacy(_ file: HDF5File, root: H5Handle) throws -> [StoredLayer] {
-        let names = try file.chunkedStrings("layer_names", on: root) ?? []
+        let names = try file.chunkedStrings("layer_names", on: root, limit: layerLimit) ?? []
         guard names.count <= layerLimit else {
-            throw ModelError("\(file.path) lists \(names.count) layers, more than any model has; the file is damaged or hostile")
+            throw ModelError("\(file.path) lists more than \(layerLimit) layers, more than any model has; the file is damaged or hostile")
         }
         return try names.compactMap { name in
             let group = try file.group(name, in: root)
-            let weightNames = try file.chunkedStrings("weight_names", on: group) ?? []
+            let weightNames = try file.chunkedStrings("weight_names", on: group, limit: weightLimit) ?? []
             guard !weightNames.isEmpty else { return nil }
             return StoredLayer(name: name, arrays: try weightNames.map { try file.array("\(name)/\($0)", in: root) })
         }
     }
 
     /// InceptionV3, the deepest model here, has 313 layers; a file listing far more is not a weights file.
-    static let layerLimit = 100_000
+    static let layerLimit = 10_000
+    /// A layer has at most four weights (BatchNorm's); the limit only stops a runaway read.
+    static let weightLimit = 64
 
     private static func assignInOrder(_ stored: [StoredLayer], to model: Model, file: HDF5File) throws -> LoadReport {
         let layers = model.weightedLayers

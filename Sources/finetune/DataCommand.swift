@@ -103,6 +103,7 @@ struct DataCommand: ParsableCommand {
         var json: String?
 
         func run() throws {
+            if let json { try DurableFile.checkWritable(json) }
             let report = try DataInspection.inspect(path)
             print("images per class:")
             for c in report.classes { print("  \(c.split == "all" ? "" : c.split + "/")\(c.name): \(c.images)") }

@@ -38,6 +38,7 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
+        try DurableFile.checkWritable(output)
         let x = try inputBatch()
         let net = try model.makeModel(height: x.shape[1], width: x.shape[2])
         try net.checkMemory(batch: batchSize, training: false, inputDescription: "\(x.shape[1])x\(x.shape[2])")

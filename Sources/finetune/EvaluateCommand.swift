@@ -28,6 +28,7 @@ struct EvaluateCommand: ParsableCommand {
     var json: String?
 
     func run() throws {
+        if let json { try DurableFile.checkWritable(json) }
         let (net, info) = try Checkpoint.load(model)
         try net.checkMemory(batch: 32, training: false, inputDescription: "\(info.imageSize)x\(info.imageSize)")
         let folder = try ImageFolder(root: data, size: info.imageSize, classes: info.classes, cropToSquare: info.crop ?? false)

@@ -21,6 +21,7 @@ struct ExportCommand: ParsableCommand {
     var output: String
 
     func run() throws {
+        try DurableFile.checkWritable(output)
         let (net, info) = try Checkpoint.load(model)
         guard let pool = net.nodeIndex(ofLayer: "head_pool") else { throw ModelError("\(model) has no head to leave out") }
         let base = net.prefix(through: net.nodes[pool].inputs[0])

@@ -38,6 +38,7 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let output { try DurableFile.checkWritable(output) }
         let (net, info) = try Checkpoint.load(model)
         try net.checkMemory(batch: 32, training: false, inputDescription: "\(info.imageSize)x\(info.imageSize)")
         var csv = "file,class,probability,top_k\n"

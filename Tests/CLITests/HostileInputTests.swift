@@ -40,6 +40,7 @@ final class HostileInputTests: XCTestCase {
             "soft-link": "is a soft or user-defined link", "virtual": "is a virtual dataset",
             "huge-shape": "declares shape 1024x1024x1024x1024", "unwritten": "was never written",
             "nan": "holds NaN or infinite values", "infinite": "holds NaN or infinite values",
+            "many-layers": "lists more than 10000 layers",
         ]
         for (name, reason) in refusals {
             let checkpoint = "\(checkpoints)/\(name).h5"
@@ -140,10 +141,14 @@ final class HostileInputTests: XCTestCase {
             }
         }
         let outside = try FileManager.default.contentsOfDirectory(atPath: "\(data)/0")[0]
-        rows += "../../data/0/\(outside),0\n"
-        try rows.write(to: csv.appendingPathComponent("labels.csv"), atomically: true, encoding: .utf8)
+        try (rows + "../../data/0/\(outside),0\n").write(to: csv.appendingPathComponent("labels.csv"), atomically: true, encoding: .utf8)
         let reason = "labels.csv, line 42: '../../data/0/\(outside)' points outside \(csv.path)/images"
         assertUserError(try smallRun(data: csv.path, output: directory.appendingPathComponent("run").path), status: 1, [reason])
+        // A label as long as a book would become a class name, a folder and a report heading.
+        try (rows + "\(outside),\(String(repeating: "x", count: 1_000_000))\n").write(to: csv.appendingPathComponent("labels.csv"),
+                                                                                   atomically: true, encoding: .utf8)
+        assertUserError(try smallRun(data: csv.path, output: directory.appendingPathComponent("run").path), status: 1,
+                        ["labels.csv, line 42: a label of 1000000 bytes; class names are at most 255 bytes"])
 
         // Class names that would leave --output, or merge two classes into one folder.
         let output = directory.appendingPathComponent("deep/converted")
@@ -174,5 +179,25 @@ final class HostileInputTests: XCTestCase {
                         status: 1, ["predictions would have 2048 x 100000000 weights"])
         assertUserError(try CLI.run(["evaluate", "--model", directory.appendingPathComponent("missing.h5").path, "--data", data]),
                         status: 1, ["missing.h5 does not exist; check the path"])
+    }
+
+    /// An output that cannot be written is named before the work, in one line, without Foundation's error dump.
+    func testUnwritableOutputsAreRefusedBeforeTheWork() throws {
+        let directory = try temporaryDirectory("unwritable")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = try twoClasses(in: directory)
+        let run = directory.appendingPathComponent("run").path
+        XCTAssertEqual(try smallRun(data: data, output: run).status, 0)
+        let nowhere = directory.appendingPathComponent("no/such/folder/out").path
+        for arguments in [["predict", "--model", "\(run)/best.h5", data, "--output", nowhere],
+                          ["evaluate", "--model", "\(run)/best.h5", "--data", data, "--json", nowhere],
+                          ["export-base", "--model", "\(run)/best.h5", "--output", nowhere],
+                          ["embed", "--base", "small_cnn", "--image-size", "32", "--pooling", "avg", "--images", "\(data)/0", "--output", nowhere],
+                          ["data", "inspect", data, "--json", nowhere]] {
+            let result = try CLI.run(arguments)
+            assertUserError(result, status: 1, ["cannot write \(nowhere): the folder", "does not exist"])
+            XCTAssertFalse(result.stderr.contains("NSCocoaErrorDomain"), result.stderr)
+        }
+        assertUserError(try CLI.run(["predict", "--model", "\(run)/best.h5", data, "--output", directory.path]), status: 1, ["is a folder"])
     }
 }
