@@ -30,7 +30,7 @@ if [ -f "$out/resume.h5" ]; then
   $finetune train --resume "$out"
 else
   $finetune --base resnet50 --data "$work/all-train" --weights none --image-size "${SIZE:-64}" --schedule "all:${EPOCHS:-7}@$rate" \
-    --optimizer "$optimizer" ${decay:+--weight-decay "$decay"} ${momentum:+--momentum "$momentum"} ${clip:+--clip-norm "$clip"} --lr-schedule cosine --batch-size 128 --flip --zoom 0.1 --val-split "$held" --seed "$seed" --output "$out"
+    --optimizer "$optimizer" ${decay:+--weight-decay "$decay"} ${momentum:+--momentum "$momentum"} ${clip:+--clip-norm "$clip"} --lr-schedule cosine --batch-size 128 --flip --zoom 0.1 --val-split "$held" --seed "$seed" --output "$out" --overwrite
 fi
 $finetune evaluate --model "$out/last.h5" --data "$work/all-t10k" --json "$out/test-scores.json" > "$out/evaluate.log"
 # Trained on flipped images too, the model is also scored with each test image averaged with its mirror image.

@@ -25,7 +25,7 @@ convert t10k 5,6,7,8,9 "" "$work/test-5-9"
 if [ ! -f "$pretrained" ]; then
   echo "== pretraining ResNet50 on classes 0-4 (30,000 images, 32x32)"
   $finetune --base resnet50 --data "$work/classes-0-4" --weights none --image-size 32 --schedule all:4@1e-3 \
-    --no-train-bn --base-lr-mult 0.1 --batch-size 128 --val-split 0.05 --seed 0 --output "$work/pretrain"
+    --no-train-bn --base-lr-mult 0.1 --batch-size 128 --val-split 0.05 --seed 0 --output "$work/pretrain" --overwrite
   $finetune export-base --model "$work/pretrain/best.h5" --output "$pretrained"
 fi
 
@@ -34,7 +34,7 @@ run() {  # name seed finetune-flags...
   shift 2
   local out="$work/runs/$name-seed$seed"
   local start=$(date +%s.%N)
-  $finetune --data "$work/few-shot-5-9" --image-size 32 --batch-size 30 --seed "$seed" --output "$out" "$@" > "$out.log"
+  $finetune --data "$work/few-shot-5-9" --image-size 32 --batch-size 30 --seed "$seed" --output "$out" --overwrite "$@" > "$out.log"
   local end=$(date +%s.%N)
   $finetune evaluate --model "$out/last.h5" --data "$work/test-5-9" --json "$out/test-scores.json" > "$out.evaluate.log"
   python3 -c "import json,sys; s=json.load(open('$out/test-scores.json')); print(json.dumps({'model': '$name', 'seed': $seed, 'accuracy': s['accuracy'], 'macro_f1': s['macroF1'], 'train_seconds': $end - $start, 'report': '$out/report.html'}))" >> "$work/results.jsonl"

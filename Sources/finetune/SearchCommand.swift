@@ -57,8 +57,11 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long, help: "Seed of the split, the trials' runs and the random pick.")
     var seed: UInt64 = 0
 
-    @Option(name: .long, help: "Folder for the trials and results.")
-    var output: String = "runs/search"
+    @Option(name: .long, help: ArgumentHelp("Folder for the trials and results (default: a new runs/search-N, with runs/latest linked to it).", valueName: "FOLDER"))
+    var output: String?
+
+    @Flag(name: .long, help: "Search into an --output folder that holds an earlier search, replacing its trials and results.")
+    var overwrite = false
 
     struct Trial: Codable {
         let trial: Int
@@ -107,8 +110,17 @@ struct SearchCommand: ParsableCommand {
             var rng = SeededGenerator(seed: seed)
             grid = Array(grid.shuffled(using: &rng).prefix(random))
         }
-        let root = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let root: URL
+        if let output {
+            do {
+                try RunDirectory.claim(output, files: RunDirectory.searchFiles, replace: overwrite)
+            } catch let error as RunDirectoryError {
+                throw ValidationError(error.description)
+            }
+            root = URL(fileURLWithPath: output)
+        } else {
+            root = URL(fileURLWithPath: try RunDirectory.fresh(in: "runs", named: "search"))
+        }
         print("search: \(grid.count) trials of \(epochs) epochs on \(data)")
         var results: [Trial] = []
         for var trial in grid {

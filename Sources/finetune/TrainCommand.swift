@@ -150,8 +150,11 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "Stop before training if any file cannot be read as an image.")
     var strict = false
 
-    @Option(name: .long, help: "Folder for checkpoints and history (created).")
-    var output: String = "runs/latest"
+    @Option(name: .long, help: ArgumentHelp("Folder for the run's files (default: a new runs/BASE-N, with runs/latest linked to it).", valueName: "FOLDER"))
+    var output: String?
+
+    @Flag(name: .long, help: "Train into an --output folder that holds an earlier run, replacing that run's files.")
+    var overwrite = false
 
     func validate() throws {
         if resume != nil {
@@ -233,7 +236,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let resume else { return try train(resuming: nil, arguments: Self.invocationArguments) }
+        guard let resume else { return try train(resuming: nil, arguments: Self.invocationArguments, output: try newRunFolder()) }
         let path = URL(fileURLWithPath: resume).appendingPathComponent(Self.stateFile).path
         guard FileManager.default.fileExists(atPath: path) else {
             throw ModelError("\(resume) has no \(Self.stateFile): the run there finished, or it is not a training run's --output folder")
@@ -243,13 +246,25 @@ struct TrainCommand: ParsableCommand {
             throw ModelError("\(path) has no saved arguments; it is not a finetune training state")
         }
         log("resuming \(resume) with: \(arguments.joined(separator: " "))")
-        var resumed = try TrainCommand.parse(arguments)
-        resumed.output = resume  // the folder named now, even when the saved --output was relative to another directory
-        try resumed.train(resuming: path, arguments: arguments)
+        // The folder named now, even when the saved --output was relative to another directory.
+        try TrainCommand.parse(arguments).train(resuming: path, arguments: arguments, output: resume)
     }
 
-    /// Trains with these flags (`arguments`, kept in the state so that a resumed run can stop and resume again).
-    private func train(resuming statePath: String?, arguments: [String]) throws {
+    /// The folder a new run writes to: --output, which must not hold an earlier run unless --overwrite,
+    /// or a new runs/BASE-N.
+    private func newRunFolder() throws -> String {
+        guard let output else { return try RunDirectory.fresh(in: "runs", named: base!.rawValue) }
+        do {
+            try RunDirectory.claim(output, files: RunDirectory.trainingFiles, replace: overwrite)
+        } catch let error as RunDirectoryError {
+            throw ValidationError(error.description)
+        }
+        return output
+    }
+
+    /// Trains with these flags (`arguments`, kept in the state so that a resumed run can stop and resume again)
+    /// into `output`.
+    private func train(resuming statePath: String?, arguments: [String], output: String) throws {
         let (base, data) = (self.base!, self.data!)
         if let threads { setenv("OMP_NUM_THREADS", "\(threads)", 1) }
         let spec = try Manifest.shared.model(base)
@@ -324,7 +339,7 @@ struct TrainCommand: ParsableCommand {
                                  augmentation: augmentation, views: augmentation.isIdentity ? 0 : augmentViews, seed: seed)
         let validation = validationIndices.isEmpty ? nil : FolderImages(folder: validationFolder, indices: validationIndices,
                                                                         preprocessing: spec.preprocessing)
-        try printPlan(folder: folder, train: split.train, validation: validation, recipe: recipe, tuner: tuner)
+        try printPlan(folder: folder, train: split.train, validation: validation, recipe: recipe, tuner: tuner, output: output)
         try printEstimate(model: model, train: train, validation: validation?.count ?? 0, recipe: recipe)
 
         let info = try CheckpointInfo(base: base, classes: folder.classes, imageSize: size, head: head, crop: crop, settings: flagRecord())
@@ -447,7 +462,8 @@ struct TrainCommand: ParsableCommand {
         return counts.map { Float(train.count) / Float(folder.classes.count * max($0, 1)) }
     }
 
-    private func printPlan(folder: ImageFolder, train: [Int], validation: FolderImages?, recipe: Recipe, tuner: FineTuner) throws {
+    private func printPlan(folder: ImageFolder, train: [Int], validation: FolderImages?, recipe: Recipe, tuner: FineTuner,
+                           output: String) throws {
         let held = validation?.indices ?? []
         print("plan: \(base!.rawValue) at \(folder.size)x\(folder.size), \(folder.classes.count) classes, \(train.count) training and \(held.count) validation images")
         for (label, name) in folder.classes.enumerated() {

@@ -11,8 +11,8 @@ enum CLI {
         ?? packageRoot.appendingPathComponent("fixtures").path
 
     @discardableResult
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
-        try execute(binary, arguments, environment: environment)
+    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL = packageRoot) throws -> ProcessResult {
+        try execute(binary, arguments, environment: environment, in: directory)
     }
 }
 

@@ -12,12 +12,13 @@ public struct ProcessResult: Sendable {
     public let stderr: String
 }
 
-/// Runs a program from the package root and collects its output.
-public func execute(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+/// Runs a program (from the package root unless told otherwise) and collects its output.
+public func execute(_ executable: URL, _ arguments: [String], environment: [String: String] = [:],
+                    in directory: URL = packageRoot) throws -> ProcessResult {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
-    process.currentDirectoryURL = packageRoot
+    process.currentDirectoryURL = directory
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
