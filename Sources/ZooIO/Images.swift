@@ -129,8 +129,8 @@ extension RGBImage {
     /// RGB values 0…255 as floats at `width`×`height`: bilinear, antialiased when shrinking
     /// (the filter widens with the scale so every source pixel contributes).
     public func resizedPixels(width outWidth: Int, height outHeight: Int) -> [Float] {
-        let source = pixels.map(Float.init)
-        let horizontal = RGBImage.resample(source, lines: height, from: width, to: outWidth, stride: 3, lineStride: width * 3)
+        // Rows are resampled straight from the bytes: a float copy of a 64-megapixel image would be 768 MB.
+        let horizontal = RGBImage.resample(pixels, lines: height, from: width, to: outWidth, stride: 3, lineStride: width * 3)
         // Now outWidth × height; resample columns.
         return RGBImage.resampleColumns(horizontal, columns: outWidth, from: height, to: outHeight)
     }
@@ -150,14 +150,14 @@ extension RGBImage {
         }
     }
 
-    private static func resample(_ x: [Float], lines: Int, from n: Int, to m: Int, stride: Int, lineStride: Int) -> [Float] {
+    private static func resample(_ x: [UInt8], lines: Int, from n: Int, to m: Int, stride: Int, lineStride: Int) -> [Float] {
         let plan = taps(from: n, to: m)
         var out = [Float](repeating: 0, count: lines * m * 3)
         for line in 0..<lines {
             for (j, (first, weights)) in plan.enumerated() {
                 for c in 0..<3 {
                     var sum: Float = 0
-                    for (k, w) in weights.enumerated() { sum += w * x[line * lineStride + (first + k) * stride + c] }
+                    for (k, w) in weights.enumerated() { sum += w * Float(x[line * lineStride + (first + k) * stride + c]) }
                     out[(line * m + j) * 3 + c] = sum
                 }
             }
