@@ -20,13 +20,16 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CGIF", pkgConfig: "libgif", providers: [.apt(["libgif-dev"])]),
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
         .systemLibrary(name: "CGzip", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // oneDNN primitives behind a small C API over NHWC buffers.
         .target(name: "CKernels", dependencies: ["CDNNL"], cSettings: [.unsafeFlags(["-O3"])],
                 linkerSettings: [.linkedLibrary("dnnl")]),
-        // JPEG and PNG decoding, where libjpeg's longjmp errors can be caught.
-        .target(name: "CImages", dependencies: ["CJPEG", "CPNG"], cSettings: [.unsafeFlags(["-O3"])],
-                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        // JPEG, PNG, GIF and WebP decoding behind one C API with the same bounds, where libjpeg's
+        // longjmp errors can be caught.
+        .target(name: "CImages", dependencies: ["CJPEG", "CPNG", "CGIF", "CWebP"], cSettings: [.unsafeFlags(["-O3"])],
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("gif"), .linkedLibrary("webp")]),
         // Tensors, layers and model graphs; no file I/O.
         .target(name: "Core", dependencies: ["CKernels"]),
         // The four keras.applications architectures and the zoo manifest.

@@ -5,13 +5,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint8_t *ci_decode_png(const uint8_t *data, size_t size, int *width, int *height,
+/// The fewest bytes that can hold a PNG's pixels: deflate shrinks data at most 1032 times (a 258-byte
+/// match in two bits), and every row is one filter byte plus its samples.
+static uint64_t smallest_possible_file(const uint8_t *data, png_uint_32 width, png_uint_32 height) {
+    static const int channels[7] = {1, 0, 3, 1, 2, 0, 4};  /* by colour type */
+    int depth = data[24], colour_type = data[25];  /* IHDR always comes first; libpng has checked it */
+    uint64_t row = 1 + ((uint64_t)width * depth * channels[colour_type % 7] + 7) / 8;
+    return row * height / 1032;
+}
+
+uint8_t *ci_decode_png(const uint8_t *data, size_t size, ci_limits limits, int *width, int *height,
                        char *error, size_t error_size) {
     png_image image;
     memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;
     if (!png_image_begin_read_from_memory(&image, data, size)) {
         snprintf(error, error_size, "corrupt PNG (%s)", image.message);
+        return NULL;
+    }
+    if (!ci_check_pixels(image.width, image.height, limits, error, error_size)) {
+        png_image_free(&image);
+        return NULL;
+    }
+    if (smallest_possible_file(data, image.width, image.height) > size) {
+        snprintf(error, error_size, "declares %ux%u pixels, which cannot fit in its %zu bytes (corrupt, or a decompression bomb)",
+                 image.width, image.height, size);
+        png_image_free(&image);
         return NULL;
     }
     // Palette, grayscale, 16-bit and alpha all become 8-bit RGB; alpha is composited on black.

@@ -49,18 +49,14 @@ public struct DataInspection: Codable, Sendable {
                 if files.isEmpty { report.badFiles.append(ImageFolder.Skipped(path: classFolder, reason: "empty class folder")) }
                 for file in files {
                     let path = "\(classFolder)/\(file)"
-                    guard let data = FileManager.default.contents(atPath: path) else {
-                        report.badFiles.append(ImageFolder.Skipped(path: path, reason: unreadableReason(path)))
-                        continue
-                    }
-                    let bytes = [UInt8](data)
-                    report.formats[ImageDecoder.format(of: bytes), default: 0] += 1
                     do {
+                        let bytes = try ImageDecoder.read(file: path)
+                        report.formats[ImageDecoder.format(of: bytes), default: 0] += 1
                         let image = try ImageDecoder.decode(bytes, name: path)
                         count += 1
                         edges.append(min(image.width, image.height))
-                        if data.count > 6_000_000 { report.warnings.append("\(path) is \(data.count / 1_000_000) MB; large files slow decoding") }
-                        let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+                        if bytes.count > 6_000_000 { report.warnings.append("\(path) is \(bytes.count / 1_000_000) MB; large files slow decoding") }
+                        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
                         byHash[digest, default: []].append((split, path))
                     } catch {
                         report.badFiles.append(ImageFolder.Skipped(path: path, reason: "\(error)"))

@@ -1,165 +1,83 @@
+import CImages
 import Core
 import Foundation
 
-/// BMP and GIF (first frame) decoding, and the EXIF orientation of JPEG files.
+/// BMP decoding, and the EXIF orientation of JPEG files.
 enum ImageFormats {
     private static func le16(_ b: [UInt8], _ i: Int) -> Int { Int(b[i]) | Int(b[i + 1]) << 8 }
     private static func le32(_ b: [UInt8], _ i: Int) -> Int { le16(b, i) | le16(b, i + 2) << 16 }
 
-    /// Uncompressed 8-bit (palette), 24-bit and 32-bit BMP files, bottom-up or top-down.
+    /// Uncompressed 8-bit (palette), 24-bit and 32-bit BMP files, bottom-up or top-down; the channel
+    /// masks of 32-bit BI_BITFIELDS files are honoured.
     static func decodeBMP(_ b: [UInt8], name: String) throws -> RGBImage {
-        guard b.count >= 54 else { throw ModelError("image \(name): truncated BMP header") }
+        func fail(_ why: String) -> ModelError { ModelError("image \(name): \(why)") }
+        guard b.count >= 54 else { throw fail("truncated BMP header") }
         let offset = le32(b, 10), headerSize = le32(b, 14)
-        let width = le32(b, 18)
-        var height = Int(Int32(bitPattern: UInt32(le32(b, 22))))
+        let width = Int(Int32(bitPattern: UInt32(le32(b, 18))))
+        let signedHeight = Int(Int32(bitPattern: UInt32(le32(b, 22))))
+        let (height, topDown) = (abs(signedHeight), signedHeight < 0)
         let bits = le16(b, 28), compression = le32(b, 30)
-        let topDown = height < 0
-        height = abs(height)
-        guard width > 0, height > 0, width < 1 << 15, height < 1 << 15 else { throw ModelError("image \(name): BMP has impossible size \(width)x\(height)") }
-        guard [8, 24, 32].contains(bits), compression == 0 || (compression == 3 && bits == 32) else {
-            throw ModelError("image \(name): unsupported BMP (\(bits) bits, compression \(compression)); save it as PNG or JPEG")
+        guard width > 0, height > 0 else { throw fail("BMP has impossible size \(width)x\(signedHeight)") }
+        try checkPixels(width: width, height: height, fail: fail)
+        let bitfields = compression == 3 && bits == 32
+        guard [8, 24, 32].contains(bits), compression == 0 || bitfields else {
+            throw fail("unsupported BMP (\(bits) bits, compression \(compression)); save it as PNG or JPEG")
         }
         var palette: [[UInt8]] = []
         if bits == 8 {
             let colours = le32(b, 46) == 0 ? 256 : le32(b, 46)
             let start = 14 + headerSize
-            guard b.count >= start + 4 * colours else { throw ModelError("image \(name): truncated BMP palette") }
+            guard b.count >= start + 4 * colours else { throw fail("truncated BMP palette") }
             palette = (0..<colours).map { [b[start + 4 * $0 + 2], b[start + 4 * $0 + 1], b[start + 4 * $0]] }
         }
-        let stride = (bits * width + 31) / 32 * 4
-        guard b.count >= offset + stride * height else { throw ModelError("image \(name): truncated BMP pixel data") }
+        // Every header version keeps the red, green and blue masks right after the first 40 bytes.
+        guard !bitfields || b.count >= 66 else { throw fail("truncated BMP colour masks") }
+        let masks = try (bitfields ? [le32(b, 54), le32(b, 58), le32(b, 62)] : [0xFF0000, 0xFF00, 0xFF]).map { mask in
+            guard let channel = ChannelMask(UInt32(mask)) else {
+                throw fail("BMP colour mask 0x\(String(mask, radix: 16)) is empty or not contiguous; save it as PNG")
+            }
+            return channel
+        }
+        let stride = (bits * width + 31) / 32 * 4, bytesPerPixel = bits / 8
+        guard b.count >= offset + stride * height else { throw fail("truncated BMP pixel data") }
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
         for row in 0..<height {
             let source = offset + (topDown ? row : height - 1 - row) * stride
             for col in 0..<width {
-                let rgb: [UInt8]
-                switch bits {
-                case 8:
+                let out = (row * width + col) * 3
+                if bits == 8 {
                     let index = Int(b[source + col])
-                    guard index < palette.count else { throw ModelError("image \(name): BMP colour index out of its palette") }
-                    rgb = palette[index]
-                default:
-                    let p = source + col * bits / 8
-                    rgb = [b[p + 2], b[p + 1], b[p]]
+                    guard index < palette.count else { throw fail("BMP colour index out of its palette") }
+                    pixels.replaceSubrange(out..<(out + 3), with: palette[index])
+                } else {
+                    let p = source + col * bytesPerPixel
+                    let packed = (0..<bytesPerPixel).reduce(UInt32(0)) { $0 | UInt32(b[p + $1]) << (8 * $1) }
+                    for (c, mask) in masks.enumerated() { pixels[out + c] = mask.value(in: packed) }
                 }
-                pixels.replaceSubrange(((row * width + col) * 3)..<((row * width + col) * 3 + 3), with: rgb)
             }
         }
         return RGBImage(width: width, height: height, pixels: pixels)
     }
 
-    /// The first frame of a GIF, on its logical screen (background black).
-    static func decodeGIF(_ b: [UInt8], name: String) throws -> RGBImage {
-        func fail(_ why: String) -> ModelError { ModelError("image \(name): \(why)") }
-        guard b.count >= 13 else { throw fail("truncated GIF header") }
-        let (width, height) = (le16(b, 6), le16(b, 8))
-        guard width > 0, height > 0 else { throw fail("GIF has an empty screen") }
-        var position = 13
-        func colourTable(_ flags: UInt8) throws -> [[UInt8]] {
-            guard flags & 0x80 != 0 else { return [] }
-            let count = 1 << (Int(flags & 7) + 1)
-            guard b.count >= position + 3 * count else { throw fail("truncated GIF colour table") }
-            defer { position += 3 * count }
-            return (0..<count).map { Array(b[(position + 3 * $0)..<(position + 3 * $0 + 3)]) }
+    /// Refuses sizes beyond ImageLimits.maxPixels, with the message the C decoders give.
+    private static func checkPixels(width: Int, height: Int, fail: (String) -> ModelError) throws {
+        var message = [CChar](repeating: 0, count: 256)
+        guard ci_check_pixels(UInt64(width), UInt64(height), ImageLimits.c, &message, message.count) != 0 else {
+            throw fail(message.nulTerminatedText)
         }
-        let global = try colourTable(b[10])
-        var pixels = [UInt8](repeating: 0, count: width * height * 3)
-        while position < b.count {
-            let block = b[position]
-            position += 1
-            if block == 0x21 {  // extension: label, then sub-blocks
-                position += 1
-                while position < b.count, b[position] != 0 { position += Int(b[position]) + 1 }
-                position += 1
-            } else if block == 0x2C {
-                guard b.count >= position + 9 else { throw fail("truncated GIF image descriptor") }
-                let (left, top, w, h) = (le16(b, position), le16(b, position + 2), le16(b, position + 4), le16(b, position + 6))
-                let flags = b[position + 8]
-                position += 9
-                let local = try colourTable(flags)
-                let table = local.isEmpty ? global : local
-                guard !table.isEmpty else { throw fail("GIF frame has no colour table") }
-                guard position < b.count else { throw fail("truncated GIF image data") }
-                let minimum = Int(b[position])
-                position += 1
-                var data: [UInt8] = []
-                while position < b.count, b[position] != 0 {
-                    let size = Int(b[position])
-                    guard position + 1 + size <= b.count else { throw fail("truncated GIF image data") }
-                    data += b[(position + 1)..<(position + 1 + size)]
-                    position += size + 1
-                }
-                let indices = try lzw(data, minimumCodeSize: minimum, count: w * h, fail: fail)
-                let rows = flags & 0x40 != 0 ? interlacedRows(h) : Array(0..<h)
-                for (i, row) in rows.enumerated() {
-                    for col in 0..<w {
-                        let (x, y) = (left + col, top + row)
-                        guard x < width, y < height, i * w + col < indices.count else { continue }
-                        let colour = table[min(Int(indices[i * w + col]), table.count - 1)]
-                        pixels.replaceSubrange(((y * width + x) * 3)..<((y * width + x) * 3 + 3), with: colour)
-                    }
-                }
-                return RGBImage(width: width, height: height, pixels: pixels)
-            } else if block == 0x3B {
-                break
-            } else {
-                throw fail("corrupt GIF (unknown block 0x\(String(block, radix: 16)))")
-            }
-        }
-        throw fail("GIF has no image")
     }
 
-    private static func interlacedRows(_ h: Int) -> [Int] {
-        [(0, 8), (4, 8), (2, 4), (1, 2)].flatMap { start, step in Array(stride(from: start, to: h, by: step)) }
-    }
+    /// One colour channel of a packed BMP pixel: where its bits are, scaled to 0…255 as Pillow does.
+    private struct ChannelMask {
+        let mask: UInt32, shift: Int, maximum: UInt32
 
-    /// GIF's variable-width LZW, least significant bit first.
-    private static func lzw(_ data: [UInt8], minimumCodeSize: Int, count: Int, fail: (String) -> ModelError) throws -> [UInt8] {
-        guard (2...11).contains(minimumCodeSize) else { throw fail("corrupt GIF (code size \(minimumCodeSize))") }
-        let clear = 1 << minimumCodeSize, end = clear + 1
-        var prefix = [Int](repeating: -1, count: 4096), suffix = [UInt8](repeating: 0, count: 4096)
-        for i in 0..<clear { suffix[i] = UInt8(i) }
-        var (next, width, previous) = (clear + 2, minimumCodeSize + 1, -1)
-        var (bits, buffered, out) = (0, 0, [UInt8]())
-        out.reserveCapacity(count)
-        func expand(_ code: Int) -> [UInt8] {
-            var chain: [UInt8] = []
-            var c = code
-            while c >= 0 && chain.count <= 4096 { chain.append(suffix[c]); c = prefix[c] }
-            return chain.reversed()
+        init?(_ mask: UInt32) {
+            let shift = mask.trailingZeroBitCount
+            guard mask != 0, (mask >> shift) & ((mask >> shift) &+ 1) == 0 else { return nil }
+            (self.mask, self.shift, maximum) = (mask, shift, mask >> shift)
         }
-        for byte in data {
-            buffered |= Int(byte) << bits
-            bits += 8
-            while bits >= width {
-                let code = buffered & ((1 << width) - 1)
-                buffered >>= width
-                bits -= width
-                if code == clear {
-                    (next, width, previous) = (clear + 2, minimumCodeSize + 1, -1)
-                    continue
-                }
-                if code == end || out.count >= count { return out }
-                var entry: [UInt8]
-                if code < next && (code < clear || prefix[code] >= 0 || code < clear + 2) {
-                    entry = expand(code)
-                } else if code == next && previous >= 0 {
-                    entry = expand(previous)
-                    entry.append(entry[0])
-                } else {
-                    throw fail("corrupt GIF image data")
-                }
-                out += entry
-                if previous >= 0 && next < 4096 {
-                    prefix[next] = previous
-                    suffix[next] = entry[0]
-                    next += 1
-                    if next == 1 << width && width < 12 { width += 1 }
-                }
-                previous = code
-            }
-        }
-        return out
+
+        func value(in pixel: UInt32) -> UInt8 { UInt8(UInt64((pixel & mask) >> shift) * 255 / UInt64(maximum)) }
     }
 
     /// The EXIF orientation (1–8) of a JPEG, or 1.

@@ -17,16 +17,60 @@ public struct RGBImage: Sendable {
     }
 }
 
+/// Bounds every decoder checks before it allocates pixels or decodes image data, so that one hostile
+/// file (a few bytes declaring a gigapixel, a JPEG with thousands of scans) costs at most a few hundred
+/// megabytes and seconds, and ends as an error naming the file.
+public enum ImageLimits {
+    /// 64 megapixels (8000×8000, 192 MB as RGB): more than cameras write and far more than a model's input.
+    public static let maxPixels = 64_000_000
+    /// Encoders write about 10 scans per progressive JPEG; each one is a pass over the whole image, and
+    /// 1000 of them took 5 s on a 16-megapixel image here (libjpeg-turbo sets no limit of its own).
+    public static let maxScans = 100
+    /// Files are read whole; no image within maxPixels needs more (a 32-bit BMP of 64 megapixels is 256 MB).
+    public static let maxFileBytes = 300_000_000
+
+    static var c: ci_limits { ci_limits(max_pixels: UInt64(maxPixels), max_scans: Int32(maxScans)) }
+}
+
 /// Decodes image files by their content (not their extension) to RGB: JPEG (EXIF orientation
-/// honoured; grayscale and CMYK too), PNG (8/16-bit, palette, grayscale, alpha), BMP, GIF (first frame).
+/// honoured; grayscale and CMYK too), PNG (8/16-bit, palette, grayscale, alpha), BMP, GIF (first frame),
+/// WebP (lossy, lossless, alpha), all within ImageLimits.
 public enum ImageDecoder {
-    public static let extensions: Set<String> = ["jpg", "jpeg", "png", "bmp", "gif"]
+    public static let extensions: Set<String> = ["jpg", "jpeg", "png", "bmp", "gif", "webp"]
 
     public static func decode(file path: String) throws -> RGBImage {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError("image \(path): \(unreadableReason(path))")
+        try decode(read(file: path), name: path)
+    }
+
+    /// A file's bytes, read whole only once its first bytes show a supported image format and its size
+    /// is within ImageLimits.maxFileBytes. FIFOs, devices and folders are refused without reading them.
+    public static func read(file path: String) throws -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { throw ModelError("image \(path): \(unreadableReason(path))") }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            throw ModelError("image \(path): \(status.st_mode & S_IFMT == S_IFDIR ? "a folder where an image was expected" : "not a regular file (a FIFO, device or socket)")")
         }
-        return try decode([UInt8](data), name: path)
+        let size = Int(status.st_size)
+        _ = try supportedFormat(of: readBytes(descriptor, count: min(size, 16), path: path), name: path)
+        guard size <= ImageLimits.maxFileBytes else {
+            throw ModelError("image \(path) is \(size / 1_000_000) MB, more than the \(ImageLimits.maxFileBytes / 1_000_000) MB read for one image; shrink or recompress it")
+        }
+        return try readBytes(descriptor, count: size, path: path)
+    }
+
+    /// `count` bytes from the start of an open file; fewer if it shrank meanwhile.
+    private static func readBytes(_ descriptor: Int32, count: Int, path: String) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let n = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + filled, count - filled, off_t(filled)) }
+            guard n >= 0 else { throw ModelError("image \(path): cannot be read (\(String(cString: strerror(errno))))") }
+            if n == 0 { break }
+            filled += n
+        }
+        return Array(bytes.prefix(filled))
     }
 
     /// The format a file's first bytes announce.
@@ -41,31 +85,38 @@ public enum ImageDecoder {
         return "unknown"
     }
 
-    public static func decode(_ bytes: [UInt8], name: String) throws -> RGBImage {
+    private enum SupportedFormat { case jpeg, png, bmp, gif, webp }
+
+    /// The decoder for what `bytes` announce, or the reason there is none.
+    private static func supportedFormat(of bytes: [UInt8], name: String) throws -> SupportedFormat {
         switch format(of: bytes) {
-        case "empty":
-            throw ModelError("image \(name) is an empty file")
-        case "JPEG":
-            return ImageFormats.orient(try decodeC(bytes, name: name, ci_decode_jpeg), ImageFormats.jpegOrientation(bytes))
-        case "PNG":
-            return try decodeC(bytes, name: name, ci_decode_png)
-        case "BMP":
-            return try ImageFormats.decodeBMP(bytes, name: name)
-        case "GIF":
-            return try ImageFormats.decodeGIF(bytes, name: name)
-        case "unknown":
-            throw ModelError("\(name) is not an image (its content is no JPEG, PNG, BMP or GIF, whatever its extension)")
-        case let other:
-            throw ModelError("image \(name) is \(other), which is not supported; convert it to PNG or JPEG")
+        case "JPEG": return .jpeg
+        case "PNG": return .png
+        case "BMP": return .bmp
+        case "GIF": return .gif
+        case "WebP": return .webp
+        case "empty": throw ModelError("image \(name) is an empty file")
+        case "unknown": throw ModelError("\(name) is not an image (its content is no JPEG, PNG, BMP, GIF or WebP, whatever its extension)")
+        case let other: throw ModelError("image \(name) is \(other), which is not supported; convert it to PNG or JPEG")
+        }
+    }
+
+    public static func decode(_ bytes: [UInt8], name: String) throws -> RGBImage {
+        switch try supportedFormat(of: bytes, name: name) {
+        case .jpeg: return ImageFormats.orient(try decodeC(bytes, name: name, ci_decode_jpeg), ImageFormats.jpegOrientation(bytes))
+        case .png: return try decodeC(bytes, name: name, ci_decode_png)
+        case .bmp: return try ImageFormats.decodeBMP(bytes, name: name)
+        case .gif: return try decodeC(bytes, name: name, ci_decode_gif)
+        case .webp: return try decodeC(bytes, name: name, ci_decode_webp)
         }
     }
 
     private static func decodeC(_ bytes: [UInt8], name: String,
-                                _ decoder: (UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?,
+                                _ decoder: (UnsafePointer<UInt8>?, Int, ci_limits, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?,
                                             UnsafeMutablePointer<CChar>?, Int) -> UnsafeMutablePointer<UInt8>?) throws -> RGBImage {
         var width: Int32 = 0, height: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
-        guard let pixels = decoder(bytes, bytes.count, &width, &height, &message, message.count) else {
+        guard let pixels = decoder(bytes, bytes.count, ImageLimits.c, &width, &height, &message, message.count) else {
             throw ModelError("image \(name): \(message.nulTerminatedText)")
         }
         defer { free(pixels) }
@@ -78,8 +129,8 @@ extension RGBImage {
     /// RGB values 0…255 as floats at `width`×`height`: bilinear, antialiased when shrinking
     /// (the filter widens with the scale so every source pixel contributes).
     public func resizedPixels(width outWidth: Int, height outHeight: Int) -> [Float] {
-        let source = pixels.map(Float.init)
-        let horizontal = RGBImage.resample(source, lines: height, from: width, to: outWidth, stride: 3, lineStride: width * 3)
+        // Rows are resampled straight from the bytes: a float copy of a 64-megapixel image would be 768 MB.
+        let horizontal = RGBImage.resample(pixels, lines: height, from: width, to: outWidth, stride: 3, lineStride: width * 3)
         // Now outWidth × height; resample columns.
         return RGBImage.resampleColumns(horizontal, columns: outWidth, from: height, to: outHeight)
     }
@@ -99,14 +150,14 @@ extension RGBImage {
         }
     }
 
-    private static func resample(_ x: [Float], lines: Int, from n: Int, to m: Int, stride: Int, lineStride: Int) -> [Float] {
+    private static func resample(_ x: [UInt8], lines: Int, from n: Int, to m: Int, stride: Int, lineStride: Int) -> [Float] {
         let plan = taps(from: n, to: m)
         var out = [Float](repeating: 0, count: lines * m * 3)
         for line in 0..<lines {
             for (j, (first, weights)) in plan.enumerated() {
                 for c in 0..<3 {
                     var sum: Float = 0
-                    for (k, w) in weights.enumerated() { sum += w * x[line * lineStride + (first + k) * stride + c] }
+                    for (k, w) in weights.enumerated() { sum += w * Float(x[line * lineStride + (first + k) * stride + c]) }
                     out[(line * m + j) * 3 + c] = sum
                 }
             }
@@ -158,7 +209,7 @@ public func imageFiles(_ arguments: [String]) throws -> [String] {
             files.append(argument)
         }
     }
-    guard !files.isEmpty else { throw ModelError("no .jpg, .jpeg, .png, .bmp or .gif images in \(arguments.joined(separator: ", "))") }
+    guard !files.isEmpty else { throw ModelError("no .jpg, .jpeg, .png, .bmp, .gif or .webp images in \(arguments.joined(separator: ", "))") }
     return files
 }
 

@@ -82,7 +82,7 @@ final class CommandLineTests: XCTestCase {
         assertUserError(try CLI.run(embed + ["--weights", "\(CLI.fixtures)/vgg19_notop.h5", "--input", x]),
                         status: 1, ["vgg19_notop.h5", "another architecture"])
         assertUserError(try CLI.run(embed + ["--weights", weights, "--images", directory.path]),
-                        status: 1, ["no .jpg, .jpeg, .png, .bmp or .gif images"])
+                        status: 1, ["no .jpg, .jpeg, .png, .bmp, .gif or .webp images"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 
