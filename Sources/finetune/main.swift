@@ -1,5 +1,6 @@
 import ArgumentParser
 import CKernels
+import Foundation
 
 
 struct FineTuneCommand: ParsableCommand {
@@ -8,12 +9,18 @@ struct FineTuneCommand: ParsableCommand {
         abstract: "Keras-exact ResNet50, VGG19, InceptionV3 and Xception on the CPU: a model zoo and fine-tuner.",
         discussion: """
         Exit codes: 0 success; 1 a file, model or run failed (the message says which and what to do); \
-        64 a bad flag or argument.
+        64 a bad flag or argument; 130 a training run interrupted by Ctrl-C, SIGTERM or SIGHUP (its state is saved).
         """,
+        version: "0.2.0",
         subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, SearchCommand.self, ExportCommand.self,
                       DataCommand.self, ZooCommand.self, EmbedCommand.self, BenchCommand.self],
         defaultSubcommand: TrainCommand.self)
 }
 
 ck_line_buffer_output()
+// Alone, the command says what it does rather than starting a training run with no flags.
+if CommandLine.arguments.count == 1 {
+    print(FineTuneCommand.helpMessage())
+    exit(0)
+}
 FineTuneCommand.main()

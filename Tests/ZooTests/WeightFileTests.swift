@@ -43,7 +43,7 @@ final class WeightFileTests: XCTestCase {
         let renamed = try Weights.load(into: c.architecture.build(c.options), from: c.file(".published.h5"), matching: .name)
         XCTAssertEqual(renamed.skipped, ["probs"])
         XCTAssertEqual(renamed.missing, ["predictions"])
-        assertLoadFails(model, c.file(".weights.h5"), matching: .name, ["Keras 3", "without --by-name"])
+        assertLoadFails(model, c.file(".weights.h5"), matching: .name, ["Keras 3", "load it by order, not by name"])
     }
 
     func testWrongFilesGetClearErrors() throws {
