@@ -264,12 +264,13 @@ struct TrainCommand: ParsableCommand {
         log("reading \(data) at \(size)x\(size)")
         // IDX files (train-* and t10k-*) and train/ and val/ sub-folders are used as given; otherwise a
         // seeded stratified split holds some images out.
-        let idx = data.lowercased().hasSuffix(".npz") ? try ImageFolder.npz(data, size: size)
-            : try ImageFolder.idx(root: data, prefix: "train", size: size)
-        let given = idx != nil ? (train: data, validation: nil) : ImageFolder.givenSplits(data)
         let budget = Int(imageMemory * Double(1 << 30))
+        let idx = data.lowercased().hasSuffix(".npz") ? try ImageFolder.npz(data, size: size, memoryBudget: budget)
+            : try ImageFolder.idx(root: data, prefix: "train", size: size, memoryBudget: budget)
+        let given = idx != nil ? (train: data, validation: nil) : ImageFolder.givenSplits(data)
         let folder = try idx ?? ImageFolder(root: given?.train ?? data, size: size, cropToSquare: crop, memoryBudget: budget)
-        let heldOut = try idx != nil && !data.lowercased().hasSuffix(".npz") ? ImageFolder.idx(root: data, prefix: "t10k", size: size, classes: folder.classes)
+        let heldOut = try idx != nil && !data.lowercased().hasSuffix(".npz")
+            ? ImageFolder.idx(root: data, prefix: "t10k", size: size, classes: folder.classes, memoryBudget: budget)
             : given?.validation.map { try ImageFolder(root: $0, size: size, classes: folder.classes, cropToSquare: crop, memoryBudget: budget) }
         let skipped = folder.skipped + (heldOut?.skipped ?? [])
         if strict, !skipped.isEmpty {
