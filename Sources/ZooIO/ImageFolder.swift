@@ -19,26 +19,28 @@ public struct ImageFolder: Sendable {
     public let root: String
     public let classes: [String]
     public let size: Int
-    public private(set) var files: [String] = []
+    public internal(set) var files: [String] = []
     /// Each image's classes: one for single-label data, several for multi-label, none for an unlabelled test CSV.
-    public private(set) var labelSets: [[Int]] = []
+    public internal(set) var labelSets: [[Int]] = []
     /// True for the CSV layout with several labels on some row.
     public private(set) var isMultiLabel = false
     /// The first (for single-label data, the only) class of each image (-1 for none).
-    public private(set) var labels: [Int] = []
+    public internal(set) var labels: [Int] = []
     public private(set) var skipped: [Skipped] = []
     /// Where the decoded images live.
-    private enum PixelStore: Sendable {
+    enum PixelStore: Sendable {
         /// RGB bytes, `size`×`size`, one image after another.
         case memory([UInt8])
         /// Decoded from `files` again whenever a batch needs them.
         case files
+        /// Resized from an array (IDX or .npz) again whenever a batch needs them.
+        case array(PixelArray)
     }
-    private var store = PixelStore.memory([])
+    var store = PixelStore.memory([])
     /// Decoded images beyond this many bytes are not kept: batches decode them from their files.
     public static let defaultMemoryBudget = 4 << 30
     /// True when images are decoded for each batch instead of held in memory.
-    public var streams: Bool { if case .files = store { true } else { false } }
+    public var streams: Bool { if case .memory = store { false } else { true } }
 
     /// Center-crop every image to a square before resizing (instead of squeezing its aspect ratio).
     public let cropToSquare: Bool
@@ -122,7 +124,7 @@ public struct ImageFolder: Sendable {
         return results.slots.map { $0! }
     }
 
-    private static func resized(_ image: RGBImage, size: Int) -> [UInt8] {
+    static func resized(_ image: RGBImage, size: Int) -> [UInt8] {
         image.resizedPixels(width: size, height: size).map { UInt8(max(0, min(255, $0.rounded()))) }
     }
 
@@ -133,6 +135,8 @@ public struct ImageFolder: Sendable {
         switch store {
         case .files:
             return decodeForBatch(indices).map { $0[...] }
+        case .array(let array):
+            return indices.map { Self.resized(array.image($0), size: size)[...] }
         case .memory(let bytes):
             let stride = size * size * 3
             return indices.map { bytes[($0 * stride)..<(($0 + 1) * stride)] }
@@ -164,58 +168,13 @@ public struct ImageFolder: Sendable {
         Console.standardError("warning: \(message)\n")
     }
 
-    /// Images held in an array (IDX or .npz): `images` is N×H×W (grayscale) or N×H×W×3 bytes.
-    public init(name: String, images: [UInt8], shape: [Int], labels: [Int], classes: [String], size: Int) throws {
-        guard shape.count == 3 || (shape.count == 4 && [1, 3].contains(shape[3])) else {
-            throw ModelError("\(name) holds images of shape \(shape); expected N x height x width (x 1 or 3 channels)")
-        }
-        guard labels.count == shape[0] else { throw ModelError("\(name) has \(labels.count) labels for \(shape[0]) images") }
-        if let bad = labels.first(where: { !(0..<classes.count).contains($0) }) {
-            throw ModelError("\(name) has label \(bad), outside 0…\(classes.count - 1)")
-        }
-        self.root = name
-        self.size = size
-        self.classes = classes
-        self.cropToSquare = false
-        let (h, w) = (shape[1], shape[2])
-        let channels = shape.count == 4 ? shape[3] : 1
-        var bytes: [UInt8] = []
-        for i in 0..<shape[0] {
-            let source = images[(i * h * w * channels)..<((i + 1) * h * w * channels)]
-            let rgb = channels == 3 ? Array(source) : source.flatMap { [$0, $0, $0] }
-            bytes += Self.resized(RGBImage(width: w, height: h, pixels: rgb), size: size)
-            files.append("\(name)#\(i)")
-            labelSets.append([labels[i]])
-            self.labels.append(labels[i])
-        }
-        store = .memory(bytes)
-    }
-
-    /// A `.npz` archive with `x` (uint8 images, N×H×W or N×H×W×C) and `y` (integer labels), classes named by their numbers.
-    public static func npz(_ path: String, size: Int) throws -> ImageFolder {
-        let arrays = try NPZ.read(path)
-        guard let x = arrays["x"], let y = arrays["y"] else {
-            throw ModelError("\(path) needs arrays named x (images) and y (labels); it has \(arrays.keys.sorted().joined(separator: ", "))")
-        }
-        guard x.dtype.hasSuffix("u1") else { throw ModelError("\(path): x holds \(x.dtype); images must be uint8 (0–255)") }
-        guard let labels = y.integers else { throw ModelError("\(path): y holds \(y.dtype); labels must be integers") }
-        let classes = (0...max(labels.max() ?? 0, 0)).map(String.init)
-        return try ImageFolder(name: path, images: x.bytes, shape: x.shape, labels: labels, classes: classes, size: size)
-    }
-
-    /// An IDX pair (`train-images-idx3-ubyte[.gz]` and its labels) in `root`, classes named by their numbers.
-    public static func idx(root: String, prefix: String, size: Int, classes known: [String]? = nil) throws -> ImageFolder? {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-        guard let images = names.first(where: { $0.hasPrefix("\(prefix)-images-idx3-ubyte") }),
-              let labels = names.first(where: { $0.hasPrefix("\(prefix)-labels-idx1-ubyte") }) else { return nil }
-        let set = try IDXImages(images: "\(root)/\(images)", labels: "\(root)/\(labels)")
-        let classes = known ?? (0...(set.labels.max() ?? 0)).map(String.init)
-        return try ImageFolder(name: "\(root)/\(images)", images: set.pixels.bytes, shape: set.pixels.shape, labels: set.labels,
-                               classes: classes, size: size)
-    }
-
     private static func check(_ found: [String], against known: [String]?, root: String) throws -> [String] {
-        guard let known else { return found }
+        guard let known else {
+            guard found.count <= maximumClasses else {
+                throw ModelError("\(root) has \(found.count) classes; finetune trains at most \(maximumClasses), so merge or remove some")
+            }
+            return found
+        }
         let unknown = found.filter { !known.contains($0) }
         guard unknown.isEmpty else {
             throw ModelError("\(root) has classes the model does not know: \(unknown.joined(separator: ", ")); the model knows \(known.joined(separator: ", "))")

@@ -5,6 +5,8 @@ import ZIPFoundation
 /// NumPy's `.npy` format for float32 arrays (little-endian, C order), for people coming from numpy.
 public enum NPY {
     private static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
+    /// numpy's own reader refuses longer headers (`max_header_size`); ours are a few dozen bytes.
+    static let largestHeader = 10_000
 
     public static func read(_ path: String) throws -> Tensor {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -19,94 +21,141 @@ public enum NPY {
         public let shape: [Int]
         public let bytes: [UInt8]
 
-        /// The values as integers (labels, pixels); nil for a dtype that is not an integer type.
+        /// The values as integers (labels, pixels); nil for a dtype that is not an integer type
+        /// or an unsigned 64-bit value beyond `Int.max`.
         public var integers: [Int]? {
-            let width: Int
-            switch dtype {
-            case "|u1", "<u1", "|i1": width = 1
-            case "<i2", "<u2": width = 2
-            case "<i4", "<u4": width = 4
-            case "<i8", "<u8": width = 8
-            default: return nil
-            }
+            guard let width = Header.integerWidth(dtype) else { return nil }
             let signed = dtype.contains("i")
-            return stride(from: 0, to: bytes.count, by: width).map { start in
-                var value = 0
-                for k in (0..<width).reversed() { value = value << 8 | Int(bytes[start + k]) }
-                if signed && width < 8 && value >= 1 << (8 * width - 1) { value -= 1 << (8 * width) }
-                return value
+            var values: [Int] = []
+            values.reserveCapacity(bytes.count / width)
+            for start in stride(from: 0, to: bytes.count, by: width) {
+                var value: UInt64 = 0
+                for k in (0..<width).reversed() { value = value << 8 | UInt64(bytes[start + k]) }
+                let bits = 8 * UInt64(width)
+                if signed {
+                    // Sign-extend from the value's own width.
+                    values.append(Int(truncatingIfNeeded: bits == 64 ? value : value ^ (1 << (bits - 1)) &- (1 << (bits - 1))))
+                } else {
+                    guard value <= UInt64(Int.max) else { return nil }
+                    values.append(Int(value))
+                }
             }
+            return values
+        }
+    }
+
+    /// What an .npy header declares: dtype, shape and where the data starts, with the data's byte count
+    /// computed without overflow, so a file can be checked against it before anything is allocated.
+    struct Header {
+        let descr: String
+        let shape: [Int]
+        let dataOffset: Int
+        let byteCount: Int
+
+        /// Bytes per value of the simple dtypes we read (`<f4`, `|u1`, `<i8`, …).
+        var width: Int { Int(descr.filter(\.isNumber)) ?? 0 }
+
+        static func integerWidth(_ dtype: String) -> Int? {
+            switch dtype {
+            case "|u1", "<u1", "|i1", "<i1": 1
+            case "<i2", "<u2": 2
+            case "<i4", "<u4": 4
+            case "<i8", "<u8": 8
+            default: nil
+            }
+        }
+
+        /// The header at the start of `bytes`; nil while `bytes` is too short to hold all of it.
+        init?(_ bytes: some RandomAccessCollection<UInt8>, name: String) throws {
+            let bytes = Array(bytes.prefix(12 + NPY.largestHeader))
+            guard bytes.count >= 10 else { return nil }
+            guard Array(bytes[0..<6]) == NPY.magic else {
+                throw ModelError("\(name) is not a .npy file (numpy's np.save writes them)")
+            }
+            let headerLength: Int, headerStart: Int
+            switch bytes[6] {
+            case 1:
+                headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+                headerStart = 10
+            case 2, 3:
+                guard bytes.count >= 12 else { return nil }
+                headerLength = (0..<4).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
+                headerStart = 12
+            default:
+                throw ModelError("\(name) uses .npy format version \(bytes[6]), which is not supported")
+            }
+            guard headerLength <= NPY.largestHeader else {
+                throw ModelError("\(name) has a \(headerLength)-byte .npy header; numpy writes short ones, so the file is damaged or not made by numpy")
+            }
+            guard bytes.count >= headerStart + headerLength else { return nil }
+            let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
+            guard let descr = Self.field("descr", in: header)?.replacingOccurrences(of: "'", with: "") else {
+                throw ModelError("\(name): .npy header has no dtype")
+            }
+            guard Self.field("fortran_order", in: header) == "False" else {
+                throw ModelError("\(name) is in Fortran order; save it with np.ascontiguousarray(x)")
+            }
+            guard let shapeText = Self.field("shape", in: header) else { throw ModelError("\(name): .npy header has no shape") }
+            self.descr = descr
+            shape = try Self.dimensions(shapeText, name: name)
+            dataOffset = headerStart + headerLength
+            byteCount = try checkedProduct(shape + [Int(descr.filter(\.isNumber)) ?? 0], name: name, what: "values of \(descr)")
+        }
+
+        /// The dimensions of a shape tuple like `(60000, 28, 28)` or `(5,)`: each a whole number, 0 or more.
+        private static func dimensions(_ text: String, name: String) throws -> [Int] {
+            try text.trimmingCharacters(in: CharacterSet(charactersIn: "()")).split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { token in
+                    guard let dimension = Int(token), dimension >= 0 else {
+                        throw ModelError("\(name) declares shape \(text); every dimension must be a whole number, 0 or more")
+                    }
+                    return dimension
+                }
+        }
+
+        /// The text of `key`'s value in a Python dict literal header.
+        private static func field(_ key: String, in header: String) -> String? {
+            guard let keyRange = header.range(of: "'\(key)':") else { return nil }
+            let rest = header[keyRange.upperBound...].drop { $0 == " " }
+            if rest.first == "(" {
+                guard let close = rest.firstIndex(of: ")") else { return nil }
+                return String(rest[...close])
+            }
+            return String(rest.prefix { $0 != "," && $0 != "}" }).trimmingCharacters(in: .whitespaces)
+        }
+
+        /// The whole header, or an error naming a file too short to hold it.
+        static func complete(_ bytes: some RandomAccessCollection<UInt8>, name: String) throws -> Header {
+            guard let header = try Header(bytes, name: name) else { throw ModelError("\(name) is a truncated .npy file") }
+            return header
         }
     }
 
     /// The header and data of an .npy file of any simple dtype.
     public static func decodeRaw(_ bytes: [UInt8], name: String) throws -> RawArray {
-        let (descr, shape, start) = try header(bytes, name: name)
-        let width = Int(descr.filter(\.isNumber)) ?? 0
-        let count = shape.reduce(1, *)
-        guard width > 0, bytes.count - start == count * width else {
-            throw ModelError("\(name) should hold \(count) values of \(descr) after its header but has \(bytes.count - start) bytes; the file is truncated")
-        }
-        return RawArray(dtype: descr, shape: shape, bytes: Array(bytes[start...]))
+        let header = try Header.complete(bytes, name: name)
+        guard header.width > 0 else { throw ModelError("\(name) holds \(header.descr) values, which are not supported; save numbers (uint8, integers or float32)") }
+        try checkLength(bytes.count, header, name: name)
+        return RawArray(dtype: header.descr, shape: header.shape, bytes: Array(bytes[header.dataOffset...]))
     }
 
     static func decode(_ bytes: [UInt8], name: String) throws -> Tensor {
-        let (descr, shape, start) = try header(bytes, name: name)
-        guard descr == "<f4" else {
-            throw ModelError("\(name) holds \(descr) values; convert it with x.astype('float32') before saving")
+        let header = try Header.complete(bytes, name: name)
+        guard header.descr == "<f4" else {
+            throw ModelError("\(name) holds \(header.descr) values; convert it with x.astype('float32') before saving")
         }
-        let count = shape.reduce(1, *)
-        guard bytes.count - start == count * 4 else {
-            throw ModelError("\(name) should hold \(count) float32 values after its header but has \(bytes.count - start) bytes; the file is truncated")
-        }
-        let values = bytes[start...].withUnsafeBytes { raw in
+        try checkLength(bytes.count, header, name: name)
+        let count = header.byteCount / 4
+        let values = bytes[header.dataOffset...].withUnsafeBytes { raw in
             (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
         }
-        return Tensor(shape: shape, data: values)
+        return Tensor(shape: header.shape, data: values)
     }
 
-    /// The dtype, shape and data offset of an .npy file (C order only).
-    private static func header(_ bytes: [UInt8], name: String) throws -> (descr: String, shape: [Int], start: Int) {
-        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
-            throw ModelError("\(name) is not a .npy file (numpy's np.save writes them)")
+    private static func checkLength(_ length: Int, _ header: Header, name: String) throws {
+        guard length - header.dataOffset == header.byteCount else {
+            throw ModelError("\(name) declares shape \(header.shape) of \(header.descr), \(header.byteCount) bytes after its header, but has \(length - header.dataOffset); the file is truncated or damaged")
         }
-        let major = bytes[6]
-        let headerLength: Int
-        let headerStart: Int
-        switch major {
-        case 1:
-            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
-            headerStart = 10
-        case 2, 3:
-            guard bytes.count >= 12 else { throw ModelError("\(name) is a truncated .npy file") }
-            headerLength = (0..<4).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
-            headerStart = 12
-        default:
-            throw ModelError("\(name) uses .npy format version \(major), which is not supported")
-        }
-        guard bytes.count >= headerStart + headerLength else { throw ModelError("\(name) is a truncated .npy file") }
-        let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
-        guard let descr = field("descr", in: header)?.replacingOccurrences(of: "'", with: "") else {
-            throw ModelError("\(name): .npy header has no dtype")
-        }
-        guard field("fortran_order", in: header) == "False" else {
-            throw ModelError("\(name) is in Fortran order; save it with np.ascontiguousarray(x)")
-        }
-        guard let shapeText = field("shape", in: header) else { throw ModelError("\(name): .npy header has no shape") }
-        let shape = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "()"))
-            .split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        return (descr, shape, headerStart + headerLength)
-    }
-
-    /// The text of `key`'s value in a Python dict literal header.
-    private static func field(_ key: String, in header: String) -> String? {
-        guard let keyRange = header.range(of: "'\(key)':") else { return nil }
-        let rest = header[keyRange.upperBound...].drop { $0 == " " }
-        if rest.first == "(" {
-            guard let close = rest.firstIndex(of: ")") else { return nil }
-            return String(rest[...close])
-        }
-        return String(rest.prefix { $0 != "," && $0 != "}" }).trimmingCharacters(in: .whitespaces)
     }
 
     public static func write(_ tensor: Tensor, to path: String) throws {
@@ -126,22 +175,101 @@ public enum NPY {
     }
 }
 
-/// NumPy's `.npz` archives: named `.npy` arrays in a zip file.
-public enum NPZ {
-    public static func read(_ path: String) throws -> [String: NPY.RawArray] {
-        let archive: Archive
+/// The product of declared dimensions, or an error naming the file when it overflows: sizes in a
+/// file's header are claims to check, never numbers to trust.
+func checkedProduct(_ factors: [Int], name: String, what: String) throws -> Int {
+    try factors.reduce(1) { product, factor in
+        let (result, overflow) = product.multipliedReportingOverflow(by: factor)
+        guard !overflow else {
+            throw ModelError("\(name) declares \(factors.dropLast().map(String.init).joined(separator: " x ")) \(what), more than any file can hold; the file is damaged")
+        }
+        return result
+    }
+}
+
+/// How far a compressed stream may inflate. Real image and label arrays shrink a few times at most;
+/// a stream that claims to grow more than 100-fold (Apache POI's zip-bomb ratio) beyond a small
+/// allowance is refused before anything is allocated.
+enum InflationBound {
+    static let allowance = 64 << 20
+    static let ratio = 100
+
+    static func check(declared: Int, compressed: Int, name: String) throws {
+        let limit = max(allowance, compressed.multipliedReportingOverflow(by: ratio).partialValue)
+        guard declared <= limit else {
+            throw ModelError("\(name) declares \(declared) bytes from \(compressed) compressed bytes, more than \(ratio)-fold; real image data never compresses that well, so the file is refused as a decompression bomb")
+        }
+    }
+}
+
+/// NumPy's `.npz` archives: named `.npy` arrays in a zip file. Only the arrays asked for are read,
+/// each checked against its header and the archive's sizes before its bytes are kept.
+public struct NPZ {
+    public let path: String
+    private let archive: Archive
+
+    public init(_ path: String) throws {
+        self.path = path
         do {
             archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
         } catch {
             throw ModelError("\(path) is not a readable .npz archive (np.savez writes them)")
         }
-        var arrays: [String: NPY.RawArray] = [:]
-        for entry in archive where entry.path.hasSuffix(".npy") {
-            var data = Data()
-            _ = try archive.extract(entry) { data.append($0) }
-            let name = String(entry.path.dropLast(4))
-            arrays[name] = try NPY.decodeRaw([UInt8](data), name: "\(path):\(entry.path)")
+    }
+
+    /// The names of the arrays in the archive.
+    public var names: [String] {
+        archive.filter { $0.type == .file && $0.path.hasSuffix(".npy") }.map { String($0.path.dropLast(4)) }.sorted()
+    }
+
+    /// The array `name`, or nil when the archive has none by that name.
+    public func array(_ name: String) throws -> NPY.RawArray? {
+        guard let entry = archive["\(name).npy"], entry.type == .file else { return nil }
+        let member = "\(path):\(entry.path)"
+        guard let declared = Int(exactly: entry.uncompressedSize), let compressed = Int(exactly: entry.compressedSize) else {
+            throw ModelError("\(member) declares an impossible size; the archive is damaged")
         }
-        return arrays
+        try InflationBound.check(declared: declared, compressed: compressed, name: member)
+        var reader = MemberReader(name: member, declared: declared)
+        let checksum: CRC32
+        do {
+            checksum = try archive.extract(entry, consumer: { try reader.append($0) })
+        } catch let error as ModelError {
+            throw error
+        } catch {
+            throw ModelError("\(member) cannot be extracted (\(error)); the archive is damaged")
+        }
+        guard checksum == entry.checksum else { throw ModelError("\(member) fails its CRC check; the archive is damaged") }
+        return try reader.array()
+    }
+
+    /// Collects a member's bytes: its .npy header must agree with the archive's size before the data
+    /// is kept, and never more bytes than declared are taken.
+    private struct MemberReader {
+        let name: String
+        let declared: Int
+        var bytes: [UInt8] = []
+        var header: NPY.Header?
+
+        mutating func append(_ chunk: Data) throws {
+            guard bytes.count + chunk.count <= declared else {
+                throw ModelError("\(name) inflates to more than the \(declared) bytes the archive declares; the archive is damaged")
+            }
+            bytes += chunk
+            if header == nil, let found = try NPY.Header(bytes, name: name) {
+                guard found.dataOffset.addingReportingOverflow(found.byteCount) == (declared, false) else {
+                    throw ModelError("\(name) declares shape \(found.shape) of \(found.descr) (\(found.byteCount) bytes) but the archive says the member holds \(declared) bytes; the archive is damaged")
+                }
+                header = found
+                bytes.reserveCapacity(declared)
+            }
+        }
+
+        func array() throws -> NPY.RawArray {
+            guard bytes.count == declared else {
+                throw ModelError("\(name) ends after \(bytes.count) of its \(declared) bytes; the archive is truncated")
+            }
+            return try NPY.decodeRaw(bytes, name: name)
+        }
     }
 }

@@ -24,8 +24,15 @@ public struct WeightCache: Sendable {
         ProcessInfo.processInfo.environment["FINETUNE_WEIGHTS_BASE"] ?? Manifest.shared.weightsBase
     }
 
-    public init(directory: URL = WeightCache.defaultDirectory) {
+    /// Seconds a download may go without receiving data before it is given up.
+    public let stallTimeout: TimeInterval
+    /// The most bytes a download may bring: VGG19's 549 MB with-top file is the zoo's largest.
+    public let largestDownload: Int
+
+    public init(directory: URL = WeightCache.defaultDirectory, stallTimeout: TimeInterval = 60, largestDownload: Int = 1 << 30) {
         self.directory = directory
+        self.stallTimeout = stallTimeout
+        self.largestDownload = largestDownload
     }
 
     public func path(for file: Manifest.WeightFile) -> URL { directory.appendingPathComponent(file.fileName) }
@@ -59,40 +66,39 @@ public struct WeightCache: Sendable {
         return target
     }
 
-    /// Streams `url` into `destination`; a refused connection, an HTTP error or a short body is an error.
+    /// Streams `url` into `destination`; a refused connection, an HTTP error, an unsafe redirect, a body
+    /// beyond `largestDownload`, a stall or a short body is an error.
     private func download(_ url: URL, to destination: URL, fileName: String) throws {
-        final class Outcome: @unchecked Sendable { var error: Error? }
-        let outcome = Outcome()
-        let done = DispatchSemaphore(value: 0)
-        let task = URLSession.shared.downloadTask(with: url) { location, response, error in
-            defer { done.signal() }
-            if let error {
-                outcome.error = error
-                return
-            }
-            if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
-                outcome.error = ModelError("\(url.absoluteString) answered HTTP \(http.statusCode)")
-                return
-            }
-            guard let location else { outcome.error = ModelError("\(url.absoluteString): empty response"); return }
-            do {
-                let expected = response?.expectedContentLength ?? -1
-                let size = (try FileManager.default.attributesOfItem(atPath: location.path)[.size] as? NSNumber)?.int64Value ?? 0
-                if expected >= 0 && size != expected {
-                    throw ModelError("the download of \(url.absoluteString) stopped after \(size) of \(expected) bytes; nothing was cached, try again")
-                }
-                try? FileManager.default.removeItem(at: destination)
-                try FileManager.default.moveItem(at: location, to: destination)
-            } catch {
-                outcome.error = error
-            }
+        guard FileManager.default.createFile(atPath: destination.path, contents: nil),
+              let file = try? FileHandle(forWritingTo: destination) else {
+            throw ModelError("cannot write in \(directory.path); check that the cache folder is writable, or set FINETUNE_CACHE")
         }
-        task.resume()
-        done.wait()
-        guard let error = outcome.error else { return }
+        defer { try? file.close() }
+        let transfer = Transfer(url: url, file: file, limit: largestDownload)
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = stallTimeout
+        let queue = OperationQueue()
+        queue.maxConcurrentOperationCount = 1
+        let session = URLSession(configuration: configuration, delegate: transfer, delegateQueue: queue)
+        defer { session.finishTasksAndInvalidate() }
+        session.dataTask(with: url).resume()
+        transfer.done.wait()
+        guard let error = transfer.error else { return }
         if let modelError = error as? ModelError { throw modelError }
+        if (error as? URLError)?.code == .timedOut {
+            throw ModelError("\(url.absoluteString) sent no data for \(Int(stallTimeout)) s after \(transfer.received) bytes; nothing was cached, try again later")
+        }
         let host = url.host ?? url.absoluteString
         throw ModelError("cannot download \(fileName) from \(host) (\(error.localizedDescription)); this machine may be offline. Download it elsewhere and pass it with --weights PATH, or copy it to \(path(forName: fileName).path)")
+    }
+
+    /// A redirect may not lower a request's protection: from https only to https; from http (a mirror or
+    /// test server named in $FINETUNE_WEIGHTS_BASE) to http or https; never to another scheme.
+    public static func allowsRedirect(from source: URL, to target: URL) -> Bool {
+        switch (source.scheme?.lowercased(), target.scheme?.lowercased()) {
+        case ("https", "https"), ("http", "http"), ("http", "https"): true
+        default: false
+        }
     }
 
     private func path(forName name: String) -> URL { directory.appendingPathComponent(name) }
@@ -107,4 +113,75 @@ public func md5(of url: URL) throws -> String {
     var hasher = Insecure.MD5()
     while let chunk = try handle.read(upToCount: 1 << 22), !chunk.isEmpty { hasher.update(data: chunk) }
     return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+}
+
+/// One transfer's delegate: writes the body to `file` as it arrives and cancels the transfer at the first
+/// thing wrong (an unsafe redirect, an HTTP error, more than `limit` bytes), keeping the reason.
+/// Its callbacks run one at a time on the session's serial queue; `done` hands the outcome over.
+private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    let url: URL
+    let file: FileHandle
+    let limit: Int
+    let done = DispatchSemaphore(value: 0)
+    private(set) var received = 0
+    private(set) var error: Error?
+    private var expected: Int64 = -1
+
+    init(url: URL, file: FileHandle, limit: Int) {
+        self.url = url
+        self.file = file
+        self.limit = limit
+    }
+
+    private func fail(_ task: URLSessionTask, _ message: String) {
+        error = error ?? ModelError(message)
+        task.cancel()
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
+        let from = response.url ?? url
+        guard let target = request.url, WeightCache.allowsRedirect(from: from, to: target) else {
+            // Not followed: the redirect itself arrives as the response, and that cancels the task.
+            error = ModelError("\(from.absoluteString) redirects to \(request.url?.absoluteString ?? "nowhere"), which is less safe than \(from.scheme ?? "its own scheme"); the download was refused and nothing was cached")
+            completionHandler(nil)
+            return
+        }
+        completionHandler(request)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+        expected = response.expectedContentLength
+        if error != nil {
+            dataTask.cancel()
+        } else if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
+            fail(dataTask, "\(response.url?.absoluteString ?? url.absoluteString) answered HTTP \(http.statusCode)")
+        } else if expected > limit {
+            fail(dataTask, "\(url.absoluteString) announces \(expected) bytes, more than the \(limit) any zoo file has; the download was refused and nothing was cached")
+        }
+        completionHandler(error == nil ? .allow : .cancel)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        guard error == nil else { return }
+        received += data.count
+        guard received <= limit else {
+            return fail(dataTask, "\(url.absoluteString) sent more than \(limit) bytes, more than any zoo file has; the download was stopped and nothing was cached")
+        }
+        do {
+            try file.write(contentsOf: data)
+        } catch {
+            fail(dataTask, "cannot write the download of \(url.absoluteString) (\(error.localizedDescription)); is the disk full?")
+        }
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+        if self.error == nil, let error {
+            self.error = error
+        } else if self.error == nil, expected >= 0, received != expected {
+            self.error = ModelError("the download of \(url.absoluteString) stopped after \(received) of \(expected) bytes; nothing was cached, try again")
+        }
+        done.signal()
+    }
 }

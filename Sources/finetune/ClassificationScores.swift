@@ -38,21 +38,27 @@ struct ClassificationScores: Codable {
         let loss: Double
     }
 
+    /// Counts in one pass over the images and per-class figures in one pass over the classes (O(n + k),
+    /// besides the k×k confusion matrix, which the class limit keeps small).
     init(truth: [Int], predicted: [Int], names: [String], skipped: [ImageFolder.Skipped] = []) {
         let k = names.count
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
-        for (t, p) in zip(truth, predicted) { confusion[t][p] += 1 }
+        var (actual, predictedCount, hits) = ([Int](repeating: 0, count: k), [Int](repeating: 0, count: k), [Int](repeating: 0, count: k))
+        for (t, p) in zip(truth, predicted) {
+            confusion[t][p] += 1
+            actual[t] += 1
+            predictedCount[p] += 1
+            if t == p { hits[t] += 1 }
+        }
         let total = truth.count
         classes = (0..<k).map { i -> PerClass in
-            let predicted = (0..<k).reduce(0) { $0 + confusion[$1][i] }
-            let actual = confusion[i].reduce(0, +)
-            let precision = predicted > 0 ? Double(confusion[i][i]) / Double(predicted) : 0
-            let recall = actual > 0 ? Double(confusion[i][i]) / Double(actual) : 0
+            let precision = predictedCount[i] > 0 ? Double(hits[i]) / Double(predictedCount[i]) : 0
+            let recall = actual[i] > 0 ? Double(hits[i]) / Double(actual[i]) : 0
             let f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
-            return PerClass(name: names[i], precision: precision, recall: recall, f1: f1, support: actual)
+            return PerClass(name: names[i], precision: precision, recall: recall, f1: f1, support: actual[i])
         }
-        accuracy = Double((0..<k).reduce(0) { $0 + confusion[$1][$1] }) / Double(max(total, 1))
-        macroF1 = classes.reduce(0) { $0 + $1.f1 } / Double(k)
+        accuracy = Double(hits.reduce(0, +)) / Double(max(total, 1))
+        macroF1 = classes.reduce(0) { $0 + $1.f1 } / Double(max(k, 1))
         weightedF1 = classes.reduce(0) { $0 + $1.f1 * Double($1.support) } / Double(max(total, 1))
         self.confusion = confusion
         images = total
@@ -67,11 +73,15 @@ struct Prediction {
     var probability: Float { probabilities[label] }
 }
 
-/// Predictions for folder images, in batches of 32.
+/// A stop request (Ctrl-C, SIGTERM, SIGHUP) that arrived between prediction batches.
+struct PredictionStopped: Error {}
+
+/// Predictions for folder images, in batches of 32; `shouldStop` is asked before each batch.
 func predictClasses(_ model: Model, folder: ImageFolder, indices: [Int], preprocessing: Preprocessing,
-                    mirrorAveraged: Bool = false) throws -> [Prediction] {
+                    mirrorAveraged: Bool = false, shouldStop: () -> Bool = { false }) throws -> [Prediction] {
     var result: [Prediction] = []
     for start in stride(from: 0, to: indices.count, by: 32) {
+        if shouldStop() { throw PredictionStopped() }
         let chunk = Array(indices[start..<min(start + 32, indices.count)])
         let probabilities = try predictProbabilities(model, folder.images(chunk, preprocessing: preprocessing), mirrorAveraged: mirrorAveraged)
         let k = probabilities.count / max(chunk.count, 1)

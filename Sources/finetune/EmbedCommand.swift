@@ -50,8 +50,8 @@ struct EmbedCommand: ParsableCommand {
     private func inputBatch() throws -> Tensor {
         if let input {
             let x = try NPY.read(input)
-            guard x.shape.count == 4, x.shape[3] == 3 else {
-                throw ModelError("\(input) has shape \(x.shape); expected N x height x width x 3 (NHWC, RGB)")
+            guard x.shape.count == 4, x.shape[3] == 3, x.shape.allSatisfy({ $0 > 0 }) else {
+                throw ModelError("\(input) has shape \(x.shape); expected N x height x width x 3 (NHWC, RGB) with at least one image")
             }
             return x
         }

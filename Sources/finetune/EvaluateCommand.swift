@@ -33,6 +33,9 @@ struct EvaluateCommand: ParsableCommand {
         try net.checkMemory(batch: 32, training: false, inputDescription: "\(info.imageSize)x\(info.imageSize)")
         let folder = try ImageFolder(root: data, size: info.imageSize, classes: info.classes, cropToSquare: info.crop ?? false)
         for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
+        if let unlabelled = zip(folder.files, folder.labelSets).first(where: { $0.1.isEmpty })?.0 {
+            throw ModelError("\(unlabelled) in \(data) has no label; evaluate scores labelled images (predict takes unlabelled ones)")
+        }
         let k = info.classes.count
         let predictions = try predictClasses(net, folder: folder, indices: Array(0..<folder.count), preprocessing: info.preprocessingMode,
                                          mirrorAveraged: tta)

@@ -280,12 +280,13 @@ struct TrainCommand: ParsableCommand {
         log("reading \(data) at \(size)x\(size)")
         // IDX files (train-* and t10k-*) and train/ and val/ sub-folders are used as given; otherwise a
         // seeded stratified split holds some images out.
-        let idx = data.lowercased().hasSuffix(".npz") ? try ImageFolder.npz(data, size: size)
-            : try ImageFolder.idx(root: data, prefix: "train", size: size)
-        let given = idx != nil ? (train: data, validation: nil) : ImageFolder.givenSplits(data)
         let budget = Int(imageMemory * Double(1 << 30))
+        let idx = data.lowercased().hasSuffix(".npz") ? try ImageFolder.npz(data, size: size, memoryBudget: budget)
+            : try ImageFolder.idx(root: data, prefix: "train", size: size, memoryBudget: budget)
+        let given = idx != nil ? (train: data, validation: nil) : ImageFolder.givenSplits(data)
         let folder = try idx ?? ImageFolder(root: given?.train ?? data, size: size, cropToSquare: crop, memoryBudget: budget)
-        let heldOut = try idx != nil && !data.lowercased().hasSuffix(".npz") ? ImageFolder.idx(root: data, prefix: "t10k", size: size, classes: folder.classes)
+        let heldOut = try idx != nil && !data.lowercased().hasSuffix(".npz")
+            ? ImageFolder.idx(root: data, prefix: "t10k", size: size, classes: folder.classes, memoryBudget: budget)
             : given?.validation.map { try ImageFolder(root: $0, size: size, classes: folder.classes, cropToSquare: crop, memoryBudget: budget) }
         let skipped = folder.skipped + (heldOut?.skipped ?? [])
         if strict, !skipped.isEmpty {
@@ -304,7 +305,9 @@ struct TrainCommand: ParsableCommand {
         try writeJSON(SavedSplit(train: split.train.map { folder.files[$0] }, validation: validationIndices.map { validationFolder.files[$0] }),
                       to: splitURL)
         try writeJSON(skipped, to: outputURL.appendingPathComponent("skipped.json"))
-        guard folder.classes.count >= 2 else { throw ModelError("\(data) has one class (\(folder.classes[0])); a classifier needs at least two") }
+        guard folder.classes.count >= 2 else {
+            throw ModelError("\(data) has \(folder.classes.first.map { "one class (\($0))" } ?? "no labelled images"); a classifier needs at least two classes")
+        }
 
         if statePath == nil { try loadBaseWeights(backbone, spec: spec) }
         var head = HeadOptions(classes: folder.classes.count)
@@ -403,7 +406,13 @@ struct TrainCommand: ParsableCommand {
             throw ExitCode(130)
         }
         try? FileManager.default.removeItem(atPath: resumePath)
-        try writeReport(folder: validationFolder, validation: validationIndices, history: tuner.history, directory: outputURL)
+        do {
+            try writeReport(folder: validationFolder, validation: validationIndices, history: tuner.history, directory: outputURL,
+                            shouldStop: stop.requested)
+        } catch is PredictionStopped {
+            print("stopped before report.html was written; the run had finished: checkpoints in \(output)/best.h5 and \(output)/last.h5")
+            throw ExitCode(130)
+        }
         // Without held-out images best.h5 is the epoch with the best training accuracy; say so rather than call it validation.
         let bestScore = validation == nil ? "best training accuracy (no validation images)" : "best validation accuracy"
         print("\(bestScore) \(String(format: "%.4f", best)); checkpoints in \(output)/best.h5 and \(output)/last.h5")
@@ -415,13 +424,15 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// report.html from the best checkpoint's predictions on the validation images (up to 48 shown).
-    private func writeReport(folder: ImageFolder, validation: [Int], history: [EpochRecord], directory: URL) throws {
+    private func writeReport(folder: ImageFolder, validation: [Int], history: [EpochRecord], directory: URL,
+                             shouldStop: () -> Bool) throws {
         var scores: ClassificationScores?
         var samples: [(image: RGBImage, truth: String, predicted: String, probability: Float)] = []
         let best = directory.appendingPathComponent("best.h5").path
         if !validation.isEmpty, !folder.isMultiLabel, FileManager.default.fileExists(atPath: best) {
             let (model, info) = try Checkpoint.load(best)
-            let predictions = try predictClasses(model, folder: folder, indices: validation, preprocessing: info.preprocessingMode)
+            let predictions = try predictClasses(model, folder: folder, indices: validation, preprocessing: info.preprocessingMode,
+                                                 shouldStop: shouldStop)
             scores = ClassificationScores(truth: validation.map { folder.labels[$0] }, predicted: predictions.map(\.label),
                                           names: folder.classes)
             for (index, prediction) in zip(validation, predictions).prefix(48) {
