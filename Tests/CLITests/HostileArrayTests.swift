@@ -65,12 +65,11 @@ final class HostileArrayTests: XCTestCase {
     /// resized) stay unresized under a small budget. The set has one class, so the run stops after
     /// reading it.
     func testImageMemoryBoundsArrayData() throws {
-        let arguments = ["--base", "resnet50", "--data", file("idx-one-class"), "--weights", "none", "--image-size", "224",
-                         "--output", file("run-one-class")]
-        let (held, heldPeak) = try runMeasured(arguments)
+        let arguments = ["--base", "resnet50", "--data", file("idx-one-class"), "--weights", "none", "--image-size", "224"]
+        let (held, heldPeak) = try runMeasured(arguments + ["--output", file("run-held")])
         assertUserError(held, status: 1, ["one class (3)"])
         XCTAssertGreaterThan(heldPeak, 300, "held: the 301 MB of resized images")
-        let (streamed, streamedPeak) = try runMeasured(arguments + ["--image-memory", "0.05"])
+        let (streamed, streamedPeak) = try runMeasured(arguments + ["--image-memory", "0.05", "--output", file("run-streamed")])
         assertUserError(streamed, status: 1, ["one class (3)"])
         XCTAssertLessThan(streamedPeak, 150, "streamed")
     }
