@@ -81,7 +81,10 @@ final class TrainingParityTests: XCTestCase {
                                              "\(label): update vs float64")
                     let weightNoise = k.maxAbsDifference(t) / t.maxMagnitude
                     let weightError = p.value.maxAbsDifference(k) / k.maxMagnitude
-                    XCTAssertLessThanOrEqual(weightError, max(1e-4, 4 * weightNoise), "\(label): weights vs Keras")
+                    // A step that is large against its weight (InceptionV3's stem at SGD 0.1) carries the update's own
+                    // allowed error into the weight: on a CPU without AVX-512, oneDNN's AVX2 kernels sum in another order.
+                    let carried = updateBound * kerasStep.maxMagnitude / k.maxMagnitude
+                    XCTAssertLessThanOrEqual(weightError, max(1e-4, 4 * weightNoise, carried), "\(label): weights vs Keras")
                     worst = (max(worst.weight, weightError), max(worst.update, updateError), max(worst.kerasNoise, noise))
                     if ["conv1_conv", "conv5_block3_3_conv", "block1_conv1", "conv2d", "head_predictions"].contains(ours.name) && p.name == "kernel" {
                         print("training parity \(label): weights \(weightError), update \(updateError) (Keras float32 vs float64: \(noise))")
