@@ -17,10 +17,11 @@ struct DataCommand: ParsableCommand {
             discussion: """
             Class folders are named by --names (comma-separated, in label order; 'fashion-mnist' for its ten \
             classes) or by label number. --classes keeps some labels, --per-class the first N of each.
-            Example:
-              finetune data convert-idx --images /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
-                --labels /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz --names fashion-mnist \
-                --classes 5,6,7,8,9 --per-class 30 --output fmnist-5-9/
+            Example (Debian's dataset-fashion-mnist):
+              finetune data convert-idx \\
+                --images /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \\
+                --labels /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz \\
+                --names fashion-mnist --classes 5,6,7,8,9 --per-class 30 --output fmnist/
             """)
 
         static let fashionMNIST = ["T-shirt-top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -89,7 +90,7 @@ struct DataCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Images per class, formats, sizes, exact duplicates, bad files and warnings.",
             discussion: """
-            PATH holds one sub-folder per class, or train/, val/ and test/ sub-folders that do. Every file is \\
+            PATH holds one sub-folder per class, or train/, val/ and test/ sub-folders that do. Every file is \
             decoded once; exact duplicates are found by content, also across splits.
             Examples:
               finetune data inspect flowers/

@@ -13,9 +13,12 @@ struct EmbedCommand: ParsableCommand {
         --images: JPEG/PNG files or folders, decoded, resized to the input size and preprocessed as the \
         zoo manifest says (their paths are written, in row order, to OUTPUT.txt). The output is float32 .npy.
         Examples:
-          finetune embed --base resnet50 --weights resnet50_notop.h5 --input x.npy --output features.npy --pooling avg
-          finetune embed --base xception --weights xception.h5 --include-top --input x.npy --output probs.npy
-          finetune embed --base resnet50 --weights resnet50_notop.h5 --pooling avg --images photos/ --output features.npy
+          finetune embed --base resnet50 --weights resnet50_notop.h5 --pooling avg \\
+              --input x.npy --output features.npy
+          finetune embed --base xception --weights xception.h5 --include-top \\
+              --input x.npy --output probs.npy
+          finetune embed --base resnet50 --weights resnet50_notop.h5 --pooling avg \\
+              --images photos/ --output features.npy
         """)
 
     @OptionGroup var model: ModelArguments

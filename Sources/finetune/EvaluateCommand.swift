@@ -12,7 +12,9 @@ struct EvaluateCommand: ParsableCommand {
         Prints accuracy, per-class precision, recall, F1 and one-vs-rest ROC AUC, their macro and weighted \
         averages, the confusion matrix, the most confused pairs and the images with the highest loss; \
         --json writes the same as JSON.
-        Example: finetune evaluate --model runs/latest/best.h5 --data flowers-test/ --json scores.json [--tta]
+        Example:
+          finetune evaluate --model runs/latest/best.h5 --data flowers-test/ \\
+            --json scores.json [--tta]
         """)
 
     @Option(name: .long, help: "A checkpoint (best.h5 or last.h5 of a training run).")

@@ -9,9 +9,11 @@ struct ExportCommand: ParsableCommand {
         commandName: "export-base",
         abstract: "Write a checkpoint's base (without its head) as a Keras weights file, the layout of the published no-top files.",
         discussion: """
-        The file loads with --weights FILE in finetune, and with model.load_weights(FILE) into \\
+        The file loads with --weights FILE in finetune, and with model.load_weights(FILE) into \
         keras.applications.NAME(include_top=False, weights=None) in Keras: a base pretrained on your data.
-        Example: finetune export-base --model runs/pretrain/best.h5 --output resnet50_fmnist_notop.h5
+        Example:
+          finetune export-base --model runs/pretrain/best.h5 \\
+            --output resnet50_fmnist_notop.h5
         """)
 
     @Option(name: .long, help: "A checkpoint (best.h5 or last.h5 of a training run).")

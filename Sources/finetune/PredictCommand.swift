@@ -14,7 +14,8 @@ struct PredictCommand: ParsableCommand {
         at probability 0.5 or more, separated by ';'), probability, top_k (CLASS:PROBABILITY pairs separated by ';').
         Examples:
           finetune predict --model runs/latest/best.h5 photo.jpg more-photos/
-          finetune predict --model runs/latest/best.h5 test/ --top-k 3 --output predictions.csv
+          finetune predict --model runs/latest/best.h5 test/ --top-k 3 \\
+              --output predictions.csv
         """)
 
     @Option(name: .long, help: "A checkpoint (best.h5 or last.h5 of a training run).")

@@ -10,13 +10,15 @@ struct SearchCommand: ParsableCommand {
         commandName: "search",
         abstract: "Try learning rates, batch sizes, dropouts and base multipliers; keep the best run.",
         discussion: """
-        Each trial is a `finetune train` run (same data split and seed) into OUTPUT/trial-N. The grid is \\
-        every combination of the listed values; --random N tries N of them picked with --seed. Results \\
-        go to OUTPUT/results.csv and results.json sorted by best validation accuracy; the best trial's \\
+        Each trial is a `finetune train` run (same data split and seed) into OUTPUT/trial-N. The grid is \
+        every combination of the listed values; --random N tries N of them picked with --seed. Results \
+        go to OUTPUT/results.csv and results.json sorted by best validation accuracy; the best trial's \
         checkpoint is kept as OUTPUT/best.h5 and the other trials' checkpoints are removed.
         Examples:
-          finetune search --base resnet50 --data flowers/ --lr 1e-4,1e-3 --dropout 0,0.3 --epochs 4
-          finetune search --base xception --data flowers/ --lr 3e-5,1e-4,3e-4,1e-3 --base-lr-mult 0.1,0.3 --random 4
+          finetune search --base resnet50 --data flowers/ --lr 1e-4,1e-3 \\
+              --dropout 0,0.3 --epochs 4
+          finetune search --base xception --data flowers/ --lr 3e-5,1e-4,3e-4,1e-3 \\
+              --base-lr-mult 0.1,0.3 --random 4
         """)
 
     @Option(name: .long, help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")

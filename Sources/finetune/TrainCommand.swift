@@ -31,8 +31,10 @@ struct TrainCommand: ParsableCommand {
         block1…block5; inception_v3 stem, mixed0…mixed10; xception block1…block14.
         Examples:
           finetune --base resnet50 --data flowers/
-          finetune train --base resnet50 --data flowers/ --weights none --freeze-epochs 3 --epochs 10
-          finetune train --base xception --data flowers/ --schedule head:3@1e-3,block13:2@1e-4,all:5@1e-5
+          finetune train --base resnet50 --data flowers/ --weights none \\
+              --freeze-epochs 3 --epochs 10
+          finetune train --base xception --data flowers/ \\
+              --schedule head:3@1e-3,block13:2@1e-4,all:5@1e-5
           finetune train --resume runs/latest
         """)
 

@@ -59,7 +59,11 @@ struct ZooCommand: ParsableCommand {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a weights file: its md5 against the published files, and which model it fits.",
-            discussion: "Example: finetune zoo verify ~/Downloads/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5")
+            discussion: """
+            Example:
+              finetune zoo verify \\
+                ~/Downloads/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5
+            """)
 
         @Argument(help: "An HDF5 weights file.")
         var file: String
