@@ -79,6 +79,11 @@ image("gif", "transparent.gif", rgb.convert("P"), "GIF", transparency=0)
 image("gif", "two-frames.gif", rgb.convert("P"), "GIF", save_all=True,
       append_images=[rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT).convert("P")])
 
+# WebP: lossy, lossless, and with alpha.
+image("webp", "lossy.webp", rgb, "WEBP", quality=80)
+image("webp", "lossless.webp", rgb, "WEBP", lossless=True)
+image("webp", "alpha.webp", rgb.convert("RGBA"), "WEBP", lossless=True)
+
 
 def npy(array, fortran=False):
     buffer = io.BytesIO()

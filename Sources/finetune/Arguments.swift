@@ -29,6 +29,17 @@ extension LearningRateSchedule: ExpressibleByArgument {
     }
 
     public var defaultValueDescription: String { "constant" }
+
+    /// The flag value that gives this schedule.
+    var argument: String {
+        switch self {
+        case .constant: "constant"
+        case .cosine(let warmup): warmup == 0 ? "cosine" : "cosine:\(warmup)"
+        case .step(let epochs, let factor): "step:\(epochs):\(factor)"
+        case .oneCycle: "one-cycle"
+        case .reduceOnPlateau(let patience, let factor): "plateau:\(patience):\(factor)"
+        }
+    }
 }
 
 /// The model flags shared by the commands that build a zoo model.
@@ -92,6 +103,9 @@ func validateImageSize(_ imageSize: Int?, base: Architecture) throws {
         throw ValidationError("--image-size \(imageSize) is above the largest input size of \(ModelOptions.maximumInputSize)")
     }
 }
+
+/// "1 epoch", "3 epochs".
+func counted(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
 
 /// Progress and reports go to standard error; standard output carries results.
 func log(_ message: String) {

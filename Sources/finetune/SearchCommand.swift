@@ -123,7 +123,7 @@ struct SearchCommand: ParsableCommand {
         } else {
             root = URL(fileURLWithPath: try RunDirectory.fresh(in: "runs", named: "search"))
         }
-        print("search: \(grid.count) trials of \(epochs) epochs on \(data)")
+        print("search: \(counted(grid.count, "trial")) of \(counted(epochs, "epoch")) on \(data)")
         var results: [Trial] = []
         for var trial in grid {
             let folder = root.appendingPathComponent("trial-\(trial.trial)").path

@@ -50,11 +50,11 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Base weights: 'imagenet' (the zoo cache), an HDF5 file of the base without top, or 'none'.", valueName: "imagenet|FILE|none"))
     var weights: String = "imagenet"
 
-    @Option(name: .long, parsing: .unconditional, help: "Total epochs (with --freeze-epochs; ignored with --schedule).")
-    var epochs: Int = 10
+    @Option(name: .long, parsing: .unconditional, help: "Total epochs (default 10; with --freeze-epochs; ignored with --schedule).")
+    var epochs: Int?
 
-    @Option(name: .long, parsing: .unconditional, help: "Epochs of head-only training before the whole base unfreezes.")
-    var freezeEpochs: Int = 3
+    @Option(name: .long, parsing: .unconditional, help: "Epochs of head-only training before the whole base unfreezes (default 3, or half of --epochs when that is less).")
+    var freezeEpochs: Int?
 
     @Option(name: .long, help: "Phases GROUP:EPOCHS@RATE,… instead of --epochs/--freeze-epochs.")
     var schedule: String?
@@ -125,8 +125,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, inversion: .prefixedNo, help: "Override: random horizontal flips.")
     var flip: Bool?
 
-    @Option(name: .long, parsing: .unconditional, help: "Share of each class held out for validation.")
-    var valSplit: Double = 0.2
+    @Option(name: .long, parsing: .unconditional, help: "Share of each class held out for validation (default 0.2; data with train/ and val/ folders uses them as given).")
+    var valSplit: Double?
 
     @Option(name: .long, help: "Seed of the split, the head's initial weights, shuffling and dropout.")
     var seed: UInt64 = 0
@@ -172,7 +172,7 @@ struct TrainCommand: ParsableCommand {
         if let baseLrMult, !(baseLrMult >= 0 && baseLrMult.isFinite) { throw ValidationError("--base-lr-mult must be 0 or more, got \(baseLrMult)") }
         if !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
         if !(0..<1).contains(labelSmoothing) { throw ValidationError("--label-smoothing must be in [0, 1), got \(labelSmoothing)") }
-        if !(0..<1).contains(valSplit) { throw ValidationError("--val-split must be in [0, 1), got \(valSplit)") }
+        if !(0..<1).contains(heldOutShare) { throw ValidationError("--val-split must be in [0, 1), got \(heldOutShare)") }
         if let hidden, hidden < 1 { throw ValidationError("--hidden must be at least 1, got \(hidden)") }
         if !(l1 >= 0 && l2 >= 0 && l1.isFinite && l2.isFinite) { throw ValidationError("--l1 and --l2 must be 0 or more, got \(l1) and \(l2)") }
         if let momentum {
@@ -184,15 +184,18 @@ struct TrainCommand: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if !(imageMemory >= 0) { throw ValidationError("--image-memory must be 0 or more gigabytes, got \(imageMemory)") }
         if augmentViews < 1 { throw ValidationError("--augment-views must be at least 1, got \(augmentViews)") }
-        for (flag, value) in [("--rotation", rotation), ("--zoom", zoom), ("--shift", shift), ("--brightness", brightness)] where !((value ?? 0) >= 0 && (value ?? 0).isFinite) {
-            throw ValidationError("\(flag) must be 0 or more, got \(value!)")
+        // Rotations beyond half a turn repeat smaller ones; a zoom, shift or brightness change of 1 or more erases the image.
+        for (flag, value, limit) in [("--rotation", rotation, Float(180)), ("--zoom", zoom, 1), ("--shift", shift, 1), ("--brightness", brightness, 1)] {
+            guard let value else { continue }
+            let inRange = flag == "--rotation" ? (0...limit).contains(value) : (0..<limit).contains(value)
+            if !inRange { throw ValidationError("\(flag) must be in \(flag == "--rotation" ? "[0, 180] degrees" : "[0, 1)"), got \(value)") }
         }
         if let classWeights, classWeights != "auto" { throw ValidationError("--class-weights takes 'auto', got '\(classWeights)'") }
         if let earlyStopping, earlyStopping < 1 { throw ValidationError("--early-stopping must be at least 1 epoch") }
         if schedule == nil {
-            if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-            if freezeEpochs < 0 || freezeEpochs > epochs {
-                throw ValidationError("--freeze-epochs must be between 0 and --epochs (\(epochs)), got \(freezeEpochs)")
+            if totalEpochs < 1 { throw ValidationError("--epochs must be at least 1, got \(totalEpochs)") }
+            if headEpochs < 0 || headEpochs > totalEpochs {
+                throw ValidationError("--freeze-epochs must be between 0 and --epochs (\(totalEpochs)), got \(headEpochs)")
             }
         } else {
             _ = try recipe()
@@ -200,12 +203,30 @@ struct TrainCommand: ParsableCommand {
         try validateImageSize(imageSize, base: base)
     }
 
+    private var totalEpochs: Int { epochs ?? 10 }
+    /// Defaults adapt to a short run: `--epochs 1` trains everything for its one epoch.
+    private var headEpochs: Int { freezeEpochs ?? min(3, totalEpochs / 2) }
+    private var heldOutShare: Double { valSplit ?? 0.2 }
+
+    /// Flags given that this run cannot use, said before it starts rather than ignored in silence.
+    private func ignoredFlags(givenSplit: Bool, recipe: Recipe) -> [String] {
+        var notes: [String] = []
+        if schedule != nil, epochs != nil || freezeEpochs != nil {
+            notes.append("--epochs and --freeze-epochs are ignored: --schedule sets the phases")
+        }
+        if givenSplit, valSplit != nil { notes.append("--val-split is ignored: the data comes with its own validation folder") }
+        if case .cosine(let warmup) = lrSchedule, let short = recipe.phases.first(where: { $0.epochs <= warmup }) {
+            notes.append("the cosine warm-up of \(counted(warmup, "epoch")) fills phase \(short.deepestGroup) (\(counted(short.epochs, "epoch"))): its rate never decays")
+        }
+        return notes
+    }
+
     /// The phases from --schedule, or head for --freeze-epochs then everything.
     func recipe() throws -> Recipe {
         guard let schedule else {
             var phases: [Phase] = []
-            if freezeEpochs > 0 { phases.append(Phase(Head.group, epochs: freezeEpochs, learningRate: lr)) }
-            if epochs > freezeEpochs { phases.append(Phase("all", epochs: epochs - freezeEpochs, learningRate: lr)) }
+            if headEpochs > 0 { phases.append(Phase(Head.group, epochs: headEpochs, learningRate: lr)) }
+            if totalEpochs > headEpochs { phases.append(Phase("all", epochs: totalEpochs - headEpochs, learningRate: lr)) }
             return Recipe(phases)
         }
         let phases = try schedule.split(separator: ",").map { piece -> Phase in
@@ -280,16 +301,16 @@ struct TrainCommand: ParsableCommand {
                                  inputDescription: "\(size)x\(size)")
 
         log("reading \(data) at \(size)x\(size)")
-        // IDX files (train-* and t10k-*) and train/ and val/ sub-folders are used as given; otherwise a
-        // seeded stratified split holds some images out.
+        // train/ and val/ sub-folders are used as given; otherwise (IDX train-* files too: t10k-* is the test
+        // set, for evaluate) a seeded stratified split holds some images out.
         let budget = Int(imageMemory * Double(1 << 30))
         let idx = data.lowercased().hasSuffix(".npz") ? try ImageFolder.npz(data, size: size, memoryBudget: budget)
             : try ImageFolder.idx(root: data, prefix: "train", size: size, memoryBudget: budget)
         let given = idx != nil ? (train: data, validation: nil) : ImageFolder.givenSplits(data)
         let folder = try idx ?? ImageFolder(root: given?.train ?? data, size: size, cropToSquare: crop, memoryBudget: budget)
-        let heldOut = try idx != nil && !data.lowercased().hasSuffix(".npz")
-            ? ImageFolder.idx(root: data, prefix: "t10k", size: size, classes: folder.classes, memoryBudget: budget)
+        let heldOut = try idx != nil ? nil
             : given?.validation.map { try ImageFolder(root: $0, size: size, classes: folder.classes, cropToSquare: crop, memoryBudget: budget) }
+        for note in ignoredFlags(givenSplit: heldOut != nil, recipe: recipe) { log("warning: \(note)") }
         let skipped = folder.skipped + (heldOut?.skipped ?? [])
         if strict, !skipped.isEmpty {
             for skip in skipped { log("bad file \(skip.path): \(skip.reason)") }
@@ -297,7 +318,7 @@ struct TrainCommand: ParsableCommand {
         }
         for skip in skipped { log("skipped \(skip.path): \(skip.reason)") }
         var split = given != nil && heldOut != nil ? (train: Array(0..<folder.count), validation: [Int]())
-            : folder.stratifiedSplit(validationFraction: valSplit, seed: seed)
+            : folder.stratifiedSplit(validationFraction: heldOutShare, seed: seed)
         let validationFolder = heldOut ?? folder
         var validationIndices = heldOut.map { Array(0..<$0.count) } ?? split.validation
         let splitURL = outputURL.appendingPathComponent("split.json")
@@ -370,7 +391,7 @@ struct TrainCommand: ParsableCommand {
             switch event {
             case .phaseStarted(let index, let phase, let count, let cached):
                 steps.finish()
-                print("phase \(index + 1)/\(recipe.phases.count): \(phase.deepestGroup) for \(phase.epochs) epochs at \(phase.learningRate), \(count) trainable parameters\(cached ? " (from cached base features)" : "")")
+                print("phase \(index + 1)/\(recipe.phases.count): \(phase.deepestGroup) for \(counted(phase.epochs, "epoch")) at \(phase.learningRate), \(count) trainable parameters\(cached ? " (from cached base features)" : "")")
             case .step(let phase, let epoch, let step, let total, let loss, let learningRate, let norm, let accuracy, let rate):
                 stepLog.append(phase: phase, epoch: epoch, step: step, learningRate: learningRate, loss: loss, gradientNorm: norm)
                 let left = Double(total - step - 1) * Double(batchSize) / max(rate, 1e-9)
@@ -479,6 +500,9 @@ struct TrainCommand: ParsableCommand {
                            output: String) throws {
         let held = validation?.indices ?? []
         print("plan: \(base!.rawValue) at \(folder.size)x\(folder.size), \(folder.classes.count) classes, \(train.count) training and \(held.count) validation images")
+        print("  validation: " + (validation == nil ? "none (best.h5 follows training accuracy)"
+                                  : validation!.folder.root != folder.root ? "the data's own validation folder"
+                                  : String(format: "%g%% of each class held out (seeded, stratified; split.json lists them)", heldOutShare * 100)))
         for (label, name) in folder.classes.enumerated() {
             let trainCount = train.filter { folder.labels[$0] == label }.count
             let heldCount = held.filter { validation!.folder.labels[$0] == label }.count
@@ -487,7 +511,7 @@ struct TrainCommand: ParsableCommand {
         for (index, phase) in recipe.phases.enumerated() {
             let count = try tuner.trainableParameterCount(from: phase.deepestGroup)
             let baseRate = phase.deepestGroup == Head.group ? "" : ", base at " + String(format: "%g", phase.learningRate * baseRateFactor)
-            print("  phase \(index + 1): \(phase.deepestGroup) for \(phase.epochs) epochs at \(phase.learningRate)\(baseRate), \(count) trainable parameters")
+            print("  phase \(index + 1): \(phase.deepestGroup) for \(counted(phase.epochs, "epoch")) at \(phase.learningRate)\(baseRate), \(count) trainable parameters")
         }
         print("  BatchNorm: \(batchNormTrains ? "batch statistics in unfrozen groups" : "inference mode throughout (statistics untouched)")")
         if folder.streams || validation?.folder.streams == true {
@@ -500,7 +524,7 @@ struct TrainCommand: ParsableCommand {
         let extras = [optimizerSettings.momentum > 0 ? "momentum \(optimizerSettings.momentum)" : nil,
                       optimizerSettings.weightDecay > 0 ? "weight decay \(optimizerSettings.weightDecay)" : nil,
                       optimizerSettings.globalClipNorm.map { "gradients clipped to norm \($0)" }].compactMap { $0 }
-        print("  optimizer \(optimizerSettings.kind.rawValue)\(extras.isEmpty ? "" : " (\(extras.joined(separator: ", ")))"), rate within phases \(lrSchedule), batch \(batchSize), seed \(seed), output \(output)")
+        print("  optimizer \(optimizerSettings.kind.rawValue)\(extras.isEmpty ? "" : " (\(extras.joined(separator: ", ")))"), rate within phases \(lrSchedule.argument), batch \(batchSize), seed \(seed), output \(output)")
     }
 
     /// Times a batch through the frozen base and one training step of the first phase that trains the
@@ -542,7 +566,7 @@ struct TrainCommand: ParsableCommand {
     private var batchNormTrains: Bool { trainBn ?? fromScratch }
 
     private func flagRecord() -> [String: String] {
-        ["weights": weights, "schedule": schedule ?? "freeze \(freezeEpochs) of \(epochs)", "lr": "\(lr)", "lr_schedule": "\(lrSchedule)",
+        ["weights": weights, "schedule": schedule ?? "freeze \(headEpochs) of \(totalEpochs)", "lr": "\(lr)", "lr_schedule": lrSchedule.argument,
          "base_lr_mult": "\(baseRateFactor)", "optimizer": optimizer.rawValue, "momentum": "\(momentum ?? 0)",
          "weight_decay": "\(weightDecay ?? OptimizerSettings(optimizer).weightDecay)", "clip_norm": clipNorm.map { "\($0)" } ?? "none", "batch_size": "\(batchSize)",
          "train_bn": "\(batchNormTrains)", "label_smoothing": "\(labelSmoothing)", "augment": augment.rawValue, "seed": "\(seed)", "data": data ?? ""]

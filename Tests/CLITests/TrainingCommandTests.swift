@@ -17,7 +17,7 @@ final class TrainingCommandTests: XCTestCase {
                                  "--schedule", "head:2@1e-3,conv5:1@1e-4", "--batch-size", "16", "--output", run])
         XCTAssertEqual(train.status, 0, train.stderr)
         for fragment in ["plan: resnet50 at 32x32, 3 classes, 72 training and 18 validation images", "Sandal: 24 train, 6 validation",
-                         "phase 1: head for 2 epochs", "phase 2: conv5 for 1 epochs at 0.0001, base at 0.0001",
+                         "phase 1: head for 2 epochs", "phase 2: conv5 for 1 epoch at 0.0001, base at 0.0001",
                          "BatchNorm: batch statistics in unfrozen groups",
                          "(from cached base features)", "validation loss", "estimate: base features", "peak memory about"] {
             XCTAssertTrue(train.stdout.contains(fragment), "missing '\(fragment)' in:\n\(train.stdout)")
@@ -102,7 +102,7 @@ final class TrainingCommandTests: XCTestCase {
                                  "--no-flip", "--rotation", "0", "--shift", "0.1", "--optimizer", "sgd", "--momentum", "0.9",
                                  "--weight-decay", "5e-4", "--clip-norm", "5", "--output", "\(run)-again"])
         XCTAssertEqual(again.status, 0, again.stderr)
-        for fragment in ["phase 2: conv5 for 1 epochs at 0.001, base at 0.0001", "BatchNorm: inference mode throughout",
+        for fragment in ["phase 2: conv5 for 1 epoch at 0.001, base at 0.0001", "BatchNorm: inference mode throughout",
                          "augmentation: zoom ±10%, shift ±10%, brightness ±10%; head-only phases cache 4 views", "optimizer sgd (momentum 0.9, weight decay 0.0005, gradients clipped to norm 5.0)"] {
             XCTAssertTrue(again.stdout.contains(fragment), "missing '\(fragment)' in:\n\(again.stdout)")
         }

@@ -14,6 +14,7 @@ public struct FuzzTarget: Sendable {
         image("png", format: "PNG"),
         image("bmp", format: "BMP"),
         image("gif", format: "GIF"),
+        image("webp", format: "WebP"),
         FuzzTarget(name: "npy") { bytes in
             // Data sets read any dtype; `embed --input` reads float32 from a file.
             _ = try? NPY.decodeRaw(bytes, name: "input.npy").integers

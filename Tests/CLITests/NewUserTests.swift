@@ -1,0 +1,82 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// What a new user meets in the first hour (issue 24): defaults that adapt, flags that cannot apply
+/// are named, and the plan says where validation images come from.
+final class NewUserTests: XCTestCase {
+    private static let idx = "/usr/share/datasets/fashion-mnist"
+
+    private func classFolders(_ directory: URL, name: String, perClass: Int = 10) throws -> String {
+        let data = directory.appendingPathComponent(name).path
+        XCTAssertEqual(try CLI.run(["data", "convert-idx", "--images", "\(Self.idx)/t10k-images-idx3-ubyte.gz",
+                                    "--labels", "\(Self.idx)/t10k-labels-idx1-ubyte.gz", "--classes", "0,1",
+                                    "--per-class", "\(perClass)", "--output", data]).status, 0)
+        return data
+    }
+
+    func testDefaultsAdaptAndIgnoredFlagsAreNamed() throws {
+        let directory = try temporaryDirectory("new-user")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = try classFolders(directory, name: "data")
+        let small = ["--base", "small_cnn", "--weights", "none", "--data", data, "--image-size", "32"]
+        func output(_ name: String) -> [String] { ["--output", directory.appendingPathComponent(name).path] }
+
+        // --epochs 1 alone: the default head epochs shrink to fit (half of --epochs, at most 3).
+        let one = try CLI.run(small + ["--epochs", "1"] + output("one"))
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertTrue(one.stdout.contains("phase 1: all for 1 epoch at"), one.stdout)
+        XCTAssertTrue(one.stdout.contains("validation: 20% of each class held out (seeded, stratified"), one.stdout)
+        XCTAssertTrue(one.stdout.contains("rate within phases constant"), one.stdout)
+
+        let scheduled = try CLI.run(small + ["--schedule", "all:1", "--epochs", "3", "--lr-schedule", "cosine:2"] + output("scheduled"))
+        XCTAssertEqual(scheduled.status, 0, scheduled.stderr)
+        for warning in ["warning: --epochs and --freeze-epochs are ignored: --schedule sets the phases",
+                        "warning: the cosine warm-up of 2 epochs fills phase all (1 epoch): its rate never decays"] {
+            XCTAssertTrue(scheduled.stderr.contains(warning), scheduled.stderr)
+        }
+        XCTAssertTrue(scheduled.stdout.contains("rate within phases cosine:2,"), "no Swift debug text in the plan:\n\(scheduled.stdout)")
+
+        // Data that comes split: --val-split cannot apply, and the plan says where validation comes from.
+        let split = directory.appendingPathComponent("split")
+        try FileManager.default.createDirectory(at: split, withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: data, toPath: split.appendingPathComponent("train").path)
+        _ = try classFolders(split, name: "val", perClass: 4)
+        let given = try CLI.run(["--base", "small_cnn", "--weights", "none", "--data", split.path, "--image-size", "32", "--epochs", "1",
+                                 "--val-split", "0.3"] + output("given"))
+        XCTAssertEqual(given.status, 0, given.stderr)
+        XCTAssertTrue(given.stderr.contains("warning: --val-split is ignored: the data comes with its own validation folder"), given.stderr)
+        XCTAssertTrue(given.stdout.contains("validation: the data's own validation folder"), given.stdout)
+        XCTAssertTrue(given.stdout.contains("20 training and 8 validation images"), given.stdout)
+    }
+
+    /// An IDX folder validates on a held-out share of its training files; its t10k files stay the test set.
+    func testIDXFoldersValidateOnTrainingFilesNotOnTheTestSet() throws {
+        let directory = try temporaryDirectory("idx-validation")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let folder = directory.appendingPathComponent("idx").path
+        let made = try python(["-c", """
+            import gzip, os, sys
+            import numpy as np
+            source, out = sys.argv[1], sys.argv[2]
+            os.makedirs(out)
+            def read(name, offset):
+                with gzip.open(os.path.join(source, name)) as f:
+                    return np.frombuffer(f.read(), np.uint8, offset=offset)
+            images = read("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)
+            labels = read("t10k-labels-idx1-ubyte.gz", 8)
+            keep = np.concatenate([np.flatnonzero(labels == c)[:30] for c in (0, 1)])
+            for prefix, part in (("train", keep[::2]), ("t10k", keep[1::2])):
+                with gzip.open(os.path.join(out, f"{prefix}-images-idx3-ubyte.gz"), "wb") as f:
+                    f.write(bytes([0, 0, 8, 3]) + len(part).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + images[part].tobytes())
+                with gzip.open(os.path.join(out, f"{prefix}-labels-idx1-ubyte.gz"), "wb") as f:
+                    f.write(bytes([0, 0, 8, 1]) + len(part).to_bytes(4, "big") + labels[part].tobytes())
+            """, Self.idx, folder])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let run = try CLI.run(["--base", "small_cnn", "--weights", "none", "--data", folder, "--image-size", "32", "--epochs", "1",
+                               "--val-split", "0.2", "--output", directory.appendingPathComponent("run").path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("24 training and 6 validation images"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("validation: 20% of each class held out"), run.stdout)
+    }
+}
