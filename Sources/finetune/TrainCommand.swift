@@ -335,11 +335,11 @@ struct TrainCommand: ParsableCommand {
         let tuner = try FineTuner(model: model, groups: base.layerGroups, settings: settings)
 
         let augmentation = augmentationSettings()
-        let train = FolderImages(folder: folder, indices: split.train, preprocessing: spec.preprocessing,
+        let train = FolderImages(folder: folder, indices: split.train, preprocessing: spec.preprocessing, multiLabel: multiLabel,
                                  augmentation: augmentation, views: augmentation.isIdentity ? 0 : augmentViews, seed: seed)
         let validation = validationIndices.isEmpty ? nil : FolderImages(folder: validationFolder, indices: validationIndices,
-                                                                        preprocessing: spec.preprocessing)
-        try printPlan(folder: folder, train: split.train, validation: validation, recipe: recipe, tuner: tuner, output: output)
+                                                                        preprocessing: spec.preprocessing, multiLabel: multiLabel)
+        try printPlan(train: train, validation: validation, recipe: recipe, tuner: tuner, output: output)
         try printEstimate(model: model, train: train, validation: validation?.count ?? 0, recipe: recipe)
 
         let info = try CheckpointInfo(base: base, classes: folder.classes, imageSize: size, head: head, crop: crop, settings: flagRecord())
@@ -462,13 +462,13 @@ struct TrainCommand: ParsableCommand {
         return counts.map { Float(train.count) / Float(folder.classes.count * max($0, 1)) }
     }
 
-    private func printPlan(folder: ImageFolder, train: [Int], validation: FolderImages?, recipe: Recipe, tuner: FineTuner,
-                           output: String) throws {
-        let held = validation?.indices ?? []
-        print("plan: \(base!.rawValue) at \(folder.size)x\(folder.size), \(folder.classes.count) classes, \(train.count) training and \(held.count) validation images")
-        for (label, name) in folder.classes.enumerated() {
-            let trainCount = train.filter { folder.labels[$0] == label }.count
-            let heldCount = held.filter { validation!.folder.labels[$0] == label }.count
+    private func printPlan(train: FolderImages, validation: FolderImages?, recipe: Recipe, tuner: FineTuner, output: String) throws {
+        let folder = train.folder
+        let kind = train.multiLabel ? "multi-label (sigmoid outputs; a class is predicted at probability \(Prediction.multiLabelThreshold) or more)"
+            : "single-label"
+        print("plan: \(base!.rawValue) at \(folder.size)x\(folder.size), \(folder.classes.count) classes, \(train.count) training and \(validation?.count ?? 0) validation images, \(kind)")
+        let held = validation?.labelCounts ?? Array(repeating: 0, count: folder.classes.count)
+        for (name, (trainCount, heldCount)) in zip(folder.classes, zip(train.labelCounts, held)) {
             print("  \(name): \(trainCount) train, \(heldCount) validation")
         }
         for (index, phase) in recipe.phases.enumerated() {
@@ -512,7 +512,7 @@ struct TrainCommand: ParsableCommand {
             let layers = try base!.layerGroups.withHead.trainableLayers(from: phase.deepestGroup, in: model)
             let training = try GraphTraining(model: model, trainableLayers: layers)
             var context = TrainingContext(seed: 0)
-            let loss = multilabel || train.folder.isMultiLabel ? Loss(.sigmoidBinaryCrossEntropy) : Loss(.softmaxCrossEntropy)
+            let loss = train.multiLabel ? Loss(.sigmoidBinaryCrossEntropy) : Loss(.softmaxCrossEntropy)
             let step = try seconds { _ = try training.lossAndGradients(x, targets, loss: loss, context: &context) }
             let epoch = step * Double((train.count + batchSize - 1) / batchSize) + forward * Double(validation)
             parts.append("epochs from \(phase.deepestGroup) on about " + String(format: "%.1f s each", epoch))
@@ -542,6 +542,9 @@ struct FolderImages: LabeledImages {
     let folder: ImageFolder
     let indices: [Int]
     let preprocessing: Preprocessing
+    /// Multi-hot targets (sigmoid outputs): the CSV layout with several labels on a row, or --multilabel, where
+    /// an image of a class folder has that one label.
+    let multiLabel: Bool
     var augmentation = Augmentation()
     var views = 0
     var seed: UInt64 = 0
@@ -553,7 +556,14 @@ struct FolderImages: LabeledImages {
     func batch(_ positions: [Int], view: Int?) throws -> (images: Tensor, targets: Targets) {
         let chosen = positions.map { indices[$0] }
         let x = folder.images(chosen, preprocessing: preprocessing, augmentation: augmentation, seed: seed, view: view)
-        return (x, folder.isMultiLabel ? .multiHot(folder.multiHot(chosen)) : .classes(chosen.map { folder.labels[$0] }))
+        return (x, multiLabel ? .multiHot(folder.multiHot(chosen)) : .classes(chosen.map { folder.labels[$0] }))
+    }
+
+    /// Images per class; an image with several labels counts in each of its classes.
+    var labelCounts: [Int] {
+        var counts = [Int](repeating: 0, count: folder.classes.count)
+        for i in indices { for label in folder.labelSets[i] { counts[label] += 1 } }
+        return counts
     }
 }
 
