@@ -414,22 +414,25 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    /// report.html from the best checkpoint's predictions on the validation images (up to 48 shown).
+    /// report.html from the best checkpoint's predictions on the validation images.
     private func writeReport(folder: ImageFolder, validation: [Int], history: [EpochRecord], directory: URL) throws {
-        var scores: ClassificationScores?
-        var samples: [(image: RGBImage, truth: String, predicted: String, probability: Float)] = []
+        var scores: RunReport.Scores?
+        var gallery: ReportGallery?
         let best = directory.appendingPathComponent("best.h5").path
-        if !validation.isEmpty, !folder.isMultiLabel, FileManager.default.fileExists(atPath: best) {
+        if !validation.isEmpty, FileManager.default.fileExists(atPath: best) {
             let (model, info) = try Checkpoint.load(best)
             let predictions = try predictClasses(model, folder: folder, indices: validation, preprocessing: info.preprocessingMode)
-            scores = ClassificationScores(truth: validation.map { folder.labels[$0] }, predicted: predictions.map(\.label),
-                                          names: folder.classes)
-            for (index, prediction) in zip(validation, predictions).prefix(48) {
-                samples.append((folder.image(at: index), folder.classes[folder.labels[index]], folder.classes[prediction.label],
-                                prediction.probability))
+            let pairs = zip(validation, predictions)
+            if info.multiLabel {
+                scores = .multiLabel(MultiLabelScores(truth: validation.map { folder.labelSets[$0] }, predictions: predictions, names: folder.classes))
+                gallery = ReportGallery(pairs.map { .init(multiLabel: $1, index: $0, in: folder) }, image: folder.image(at:))
+            } else {
+                scores = .singleLabel(ClassificationScores(truth: validation.map { folder.labels[$0] }, predicted: predictions.map(\.label),
+                                                           names: folder.classes))
+                gallery = ReportGallery(pairs.map { .init(singleLabel: $1, index: $0, in: folder) }, image: folder.image(at:))
             }
         }
-        try RunReport(title: "finetune \(base!.rawValue) on \(data!)", history: history, scores: scores, samples: samples)
+        try RunReport(title: "finetune \(base!.rawValue) on \(data!)", history: history, scores: scores, gallery: gallery)
             .write(to: directory)
         print("report: \(directory.appendingPathComponent("report.html").path)")
     }
