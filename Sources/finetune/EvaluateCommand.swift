@@ -81,36 +81,13 @@ struct EvaluateCommand: ParsableCommand {
 }
 
 extension EvaluateCommand {
-    struct MultiLabelScores: Codable {
-        let exactMatch: Double
-        let labelAccuracy: Double
-        let classes: [ClassificationScores.PerClass]
-        let rocAUC: [Double?]
-        let images: Int
-    }
-
     /// Per-class precision, recall and F1 at probability 0.5, ROC AUC, exact-match and per-label accuracy.
     func reportMultiLabel(folder: ImageFolder, predictions: [Prediction], classes: [String]) throws {
-        let truth = folder.labelSets.map(Set.init)
-        let predicted = predictions.map { p in Set(p.probabilities.indices.filter { p.probabilities[$0] >= 0.5 }) }
-        let perClass = classes.indices.map { c -> ClassificationScores.PerClass in
-            let tp = zip(truth, predicted).filter { $0.contains(c) && $1.contains(c) }.count
-            let predictedCount = predicted.filter { $0.contains(c) }.count, actual = truth.filter { $0.contains(c) }.count
-            let precision = predictedCount > 0 ? Double(tp) / Double(predictedCount) : 0
-            let recall = actual > 0 ? Double(tp) / Double(actual) : 0
-            let f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
-            return ClassificationScores.PerClass(name: classes[c], precision: precision, recall: recall, f1: f1, support: actual)
-        }
-        let auc = classes.indices.map { c in
-            rocAUC(truth: truth.map { $0.contains(c) ? 1 : 0 }, probabilities: predictions.map { [0, $0.probabilities[c]] }, classes: 2)[1]
-        }
-        let exact = Double(zip(truth, predicted).filter { $0 == $1 }.count) / Double(max(truth.count, 1))
-        let agreeing = zip(truth, predicted).reduce(0) { sum, pair in sum + classes.indices.filter { pair.0.contains($0) == pair.1.contains($0) }.count }
-        let scores = MultiLabelScores(exactMatch: exact, labelAccuracy: Double(agreeing) / Double(max(truth.count * classes.count, 1)),
-                                      classes: perClass, rocAUC: auc, images: truth.count)
-        print(String(format: "multi-label: exact match %.4f, per-label accuracy %.4f on %d images", scores.exactMatch, scores.labelAccuracy, scores.images))
+        let scores = MultiLabelScores(truth: folder.labelSets, predictions: predictions, names: classes)
+        print(String(format: "multi-label: exact match %.4f, per-label accuracy %.4f on %d images (classes predicted at probability %g or more)",
+                     scores.exactMatch, scores.labelAccuracy, scores.images, scores.threshold))
         print("class".padding(toLength: 20, withPad: " ", startingAt: 0) + " precision  recall     f1  ROC AUC  support")
-        for (c, a) in zip(perClass, auc) {
+        for (c, a) in zip(scores.classes, scores.rocAUC) {
             print(c.name.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: " %9.4f %7.4f %6.4f ", c.precision, c.recall, c.f1)
                   + (a.map { String(format: "%.4f", $0) } ?? "-").leftPadded(8) + String(format: " %8d", c.support))
         }

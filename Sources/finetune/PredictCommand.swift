@@ -10,8 +10,10 @@ struct PredictCommand: ParsableCommand {
         abstract: "Predict the classes of images with a checkpoint alone; writes CSV.",
         discussion: """
         PATH may also be a test folder in the CSV layout (a CSV of file names and an images/ folder): its \
-        files are predicted in the CSV's order. CSV columns: file, class (multi-label models: every class \
-        at probability 0.5 or more, separated by ';'), probability, top_k (CLASS:PROBABILITY pairs separated by ';').
+        files are predicted in the CSV's order. CSV columns: file, class (the most probable class), probability \
+        (its probability), top_k (CLASS:PROBABILITY pairs separated by ';'). A multi-label model's CSV has file, \
+        labels (every class at probability 0.5 or more, the most probable first, separated by ';'; empty for none), \
+        probabilities (theirs, in the same order), top_k.
         Examples:
           finetune predict --model runs/latest/best.h5 photo.jpg more-photos/
           finetune predict --model runs/latest/best.h5 test/ --top-k 3 \\
@@ -42,7 +44,8 @@ struct PredictCommand: ParsableCommand {
         if let output { try DurableFile.checkWritable(output) }
         let (net, info) = try Checkpoint.load(model)
         try net.checkMemory(batch: 32, training: false, inputDescription: "\(info.imageSize)x\(info.imageSize)")
-        var csv = "file,class,probability,top_k\n"
+        let columns = PredictionColumns(multiLabel: info.multiLabel, classes: info.classes, topK: topK)
+        var csv = columns.header
         var written = 0
         for path in paths {
             var isDirectory: ObjCBool = false
@@ -57,7 +60,7 @@ struct PredictCommand: ParsableCommand {
                     let indices = Array(start..<min(start + 32, folder.count))
                     let probabilities = try predictProbabilities(net, folder.images(indices, preprocessing: info.preprocessingMode),
                                                                  mirrorAveraged: tta)
-                    csv += rows(indices.map { (folder.files[$0] as NSString).lastPathComponent }, probabilities, info)
+                    csv += columns.rows(indices.map { (folder.files[$0] as NSString).lastPathComponent }, probabilities)
                     written += indices.count
                 }
             } else {
@@ -66,7 +69,7 @@ struct PredictCommand: ParsableCommand {
                     let chunk = Array(files[start..<min(start + 32, files.count)])
                     let x = try imageBatch(chunk, height: info.imageSize, width: info.imageSize, preprocessing: info.preprocessingMode,
                                            cropToSquare: info.crop ?? false)
-                    csv += rows(chunk, try predictProbabilities(net, x, mirrorAveraged: tta), info)
+                    csv += columns.rows(chunk, try predictProbabilities(net, x, mirrorAveraged: tta))
                     written += chunk.count
                 }
             }
@@ -78,18 +81,31 @@ struct PredictCommand: ParsableCommand {
             print(csv, terminator: "")
         }
     }
+}
 
-    /// CSV rows: the top class (multi-label: every class at 0.5 or more, `;`-separated), its probability, the top k.
-    private func rows(_ names: [String], _ probabilities: Tensor, _ info: CheckpointInfo) -> String {
-        let k = info.classes.count
+/// The predict CSV: one row per image, its columns named for what they hold. A single-label model's row has
+/// the most probable class and its probability; a multi-label model's has every class at the threshold or above
+/// and their probabilities. Both end with the top k classes.
+struct PredictionColumns {
+    let multiLabel: Bool
+    let classes: [String]
+    let topK: Int
+
+    var header: String { multiLabel ? "file,labels,probabilities,top_k\n" : "file,class,probability,top_k\n" }
+
+    /// Rows for `names` from their probabilities (one row of `classes.count` per name).
+    func rows(_ names: [String], _ probabilities: Tensor) -> String {
+        let k = classes.count
         var text = ""
         for (row, name) in names.enumerated() {
-            let p = Array(probabilities.data[(row * k)..<((row + 1) * k)])
+            let prediction = Prediction(probabilities: Array(probabilities.data[(row * k)..<((row + 1) * k)]))
+            let p = prediction.probabilities
             let ranked = p.indices.sorted { p[$0] > p[$1] }
-            let top = ranked.prefix(topK).map { "\(info.classes[$0]):\(String(format: "%.4f", p[$0]))" }.joined(separator: ";")
-            let label = info.multiLabel ? p.indices.filter { p[$0] >= 0.5 }.map { info.classes[$0] }.joined(separator: ";")
-                : info.classes[ranked[0]]
-            text += "\(csvField(name)),\(csvField(label)),\(String(format: "%.6f", p[ranked[0]])),\(csvField(top))\n"
+            let top = ranked.prefix(topK).map { "\(classes[$0]):\(String(format: "%.4f", p[$0]))" }.joined(separator: ";")
+            let predicted = multiLabel ? prediction.labelsAboveThreshold : [prediction.label]
+            let labels = predicted.map { classes[$0] }.joined(separator: ";")
+            let values = predicted.map { String(format: "%.6f", p[$0]) }.joined(separator: ";")
+            text += "\(csvField(name)),\(csvField(labels)),\(values),\(csvField(top))\n"
         }
         return text
     }

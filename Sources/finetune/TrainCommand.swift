@@ -185,10 +185,11 @@ struct TrainCommand: ParsableCommand {
         if !(imageMemory >= 0) { throw ValidationError("--image-memory must be 0 or more gigabytes, got \(imageMemory)") }
         if augmentViews < 1 { throw ValidationError("--augment-views must be at least 1, got \(augmentViews)") }
         // Rotations beyond half a turn repeat smaller ones; a zoom, shift or brightness change of 1 or more erases the image.
-        for (flag, value, limit) in [("--rotation", rotation, Float(180)), ("--zoom", zoom, 1), ("--shift", shift, 1), ("--brightness", brightness, 1)] {
+        for (flag, value) in [("--rotation", rotation), ("--zoom", zoom), ("--shift", shift), ("--brightness", brightness)] {
             guard let value else { continue }
-            let inRange = flag == "--rotation" ? (0...limit).contains(value) : (0..<limit).contains(value)
-            if !inRange { throw ValidationError("\(flag) must be in \(flag == "--rotation" ? "[0, 180] degrees" : "[0, 1)"), got \(value)") }
+            if !(value >= 0) { throw ValidationError("\(flag) must be 0 or more, got \(value)") }
+            if flag == "--rotation", value > 180 { throw ValidationError("--rotation must be at most 180 degrees, got \(value)") }
+            if flag != "--rotation", value >= 1 { throw ValidationError("\(flag) must be below 1 (a fraction of the image), got \(value)") }
         }
         if let classWeights, classWeights != "auto" { throw ValidationError("--class-weights takes 'auto', got '\(classWeights)'") }
         if let earlyStopping, earlyStopping < 1 { throw ValidationError("--early-stopping must be at least 1 epoch") }
@@ -361,11 +362,11 @@ struct TrainCommand: ParsableCommand {
         let tuner = try FineTuner(model: model, groups: base.layerGroups, settings: settings)
 
         let augmentation = augmentationSettings()
-        let train = FolderImages(folder: folder, indices: split.train, preprocessing: spec.preprocessing,
+        let train = FolderImages(folder: folder, indices: split.train, preprocessing: spec.preprocessing, multiLabel: multiLabel,
                                  augmentation: augmentation, views: augmentation.isIdentity ? 0 : augmentViews, seed: seed)
         let validation = validationIndices.isEmpty ? nil : FolderImages(folder: validationFolder, indices: validationIndices,
-                                                                        preprocessing: spec.preprocessing)
-        try printPlan(folder: folder, train: split.train, validation: validation, recipe: recipe, tuner: tuner, output: output)
+                                                                        preprocessing: spec.preprocessing, multiLabel: multiLabel)
+        try printPlan(train: train, validation: validation, recipe: recipe, tuner: tuner, output: output)
         try printEstimate(model: model, train: train, validation: validation?.count ?? 0, recipe: recipe)
 
         let info = try CheckpointInfo(base: base, classes: folder.classes, imageSize: size, head: head, crop: crop, settings: flagRecord())
@@ -446,24 +447,27 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    /// report.html from the best checkpoint's predictions on the validation images (up to 48 shown).
+    /// report.html from the best checkpoint's predictions on the validation images.
     private func writeReport(folder: ImageFolder, validation: [Int], history: [EpochRecord], directory: URL,
                              shouldStop: () -> Bool) throws {
-        var scores: ClassificationScores?
-        var samples: [(image: RGBImage, truth: String, predicted: String, probability: Float)] = []
+        var scores: RunReport.Scores?
+        var gallery: ReportGallery?
         let best = directory.appendingPathComponent("best.h5").path
-        if !validation.isEmpty, !folder.isMultiLabel, FileManager.default.fileExists(atPath: best) {
+        if !validation.isEmpty, FileManager.default.fileExists(atPath: best) {
             let (model, info) = try Checkpoint.load(best)
             let predictions = try predictClasses(model, folder: folder, indices: validation, preprocessing: info.preprocessingMode,
                                                  shouldStop: shouldStop)
-            scores = ClassificationScores(truth: validation.map { folder.labels[$0] }, predicted: predictions.map(\.label),
-                                          names: folder.classes)
-            for (index, prediction) in zip(validation, predictions).prefix(48) {
-                samples.append((folder.image(at: index), folder.classes[folder.labels[index]], folder.classes[prediction.label],
-                                prediction.probability))
+            let pairs = zip(validation, predictions)
+            if info.multiLabel {
+                scores = .multiLabel(MultiLabelScores(truth: validation.map { folder.labelSets[$0] }, predictions: predictions, names: folder.classes))
+                gallery = ReportGallery(pairs.map { .init(multiLabel: $1, index: $0, in: folder) }, image: folder.image(at:))
+            } else {
+                scores = .singleLabel(ClassificationScores(truth: validation.map { folder.labels[$0] }, predicted: predictions.map(\.label),
+                                                           names: folder.classes))
+                gallery = ReportGallery(pairs.map { .init(singleLabel: $1, index: $0, in: folder) }, image: folder.image(at:))
             }
         }
-        try RunReport(title: "finetune \(base!.rawValue) on \(data!)", history: history, scores: scores, samples: samples)
+        try RunReport(title: "finetune \(base!.rawValue) on \(data!)", history: history, scores: scores, gallery: gallery)
             .write(to: directory)
         print("report: \(directory.appendingPathComponent("report.html").path)")
     }
@@ -496,16 +500,16 @@ struct TrainCommand: ParsableCommand {
         return counts.map { Float(train.count) / Float(folder.classes.count * max($0, 1)) }
     }
 
-    private func printPlan(folder: ImageFolder, train: [Int], validation: FolderImages?, recipe: Recipe, tuner: FineTuner,
-                           output: String) throws {
-        let held = validation?.indices ?? []
-        print("plan: \(base!.rawValue) at \(folder.size)x\(folder.size), \(folder.classes.count) classes, \(train.count) training and \(held.count) validation images")
+    private func printPlan(train: FolderImages, validation: FolderImages?, recipe: Recipe, tuner: FineTuner, output: String) throws {
+        let folder = train.folder
+        let kind = train.multiLabel ? "multi-label (sigmoid outputs; a class is predicted at probability \(Prediction.multiLabelThreshold) or more)"
+            : "single-label"
+        print("plan: \(base!.rawValue) at \(folder.size)x\(folder.size), \(folder.classes.count) classes, \(train.count) training and \(validation?.count ?? 0) validation images, \(kind)")
         print("  validation: " + (validation == nil ? "none (best.h5 follows training accuracy)"
                                   : validation!.folder.root != folder.root ? "the data's own validation folder"
                                   : String(format: "%g%% of each class held out (seeded, stratified; split.json lists them)", heldOutShare * 100)))
-        for (label, name) in folder.classes.enumerated() {
-            let trainCount = train.filter { folder.labels[$0] == label }.count
-            let heldCount = held.filter { validation!.folder.labels[$0] == label }.count
+        let held = validation?.labelCounts ?? Array(repeating: 0, count: folder.classes.count)
+        for (name, (trainCount, heldCount)) in zip(folder.classes, zip(train.labelCounts, held)) {
             print("  \(name): \(trainCount) train, \(heldCount) validation")
         }
         for (index, phase) in recipe.phases.enumerated() {
@@ -549,7 +553,7 @@ struct TrainCommand: ParsableCommand {
             let layers = try base!.layerGroups.withHead.trainableLayers(from: phase.deepestGroup, in: model)
             let training = try GraphTraining(model: model, trainableLayers: layers)
             var context = TrainingContext(seed: 0)
-            let loss = multilabel || train.folder.isMultiLabel ? Loss(.sigmoidBinaryCrossEntropy) : Loss(.softmaxCrossEntropy)
+            let loss = train.multiLabel ? Loss(.sigmoidBinaryCrossEntropy) : Loss(.softmaxCrossEntropy)
             let step = try seconds { _ = try training.lossAndGradients(x, targets, loss: loss, context: &context) }
             let epoch = step * Double((train.count + batchSize - 1) / batchSize) + forward * Double(validation)
             parts.append("epochs from \(phase.deepestGroup) on about " + String(format: "%.1f s each", epoch))
@@ -579,6 +583,9 @@ struct FolderImages: LabeledImages {
     let folder: ImageFolder
     let indices: [Int]
     let preprocessing: Preprocessing
+    /// Multi-hot targets (sigmoid outputs): the CSV layout with several labels on a row, or --multilabel, where
+    /// an image of a class folder has that one label.
+    let multiLabel: Bool
     var augmentation = Augmentation()
     var views = 0
     var seed: UInt64 = 0
@@ -590,7 +597,14 @@ struct FolderImages: LabeledImages {
     func batch(_ positions: [Int], view: Int?) throws -> (images: Tensor, targets: Targets) {
         let chosen = positions.map { indices[$0] }
         let x = folder.images(chosen, preprocessing: preprocessing, augmentation: augmentation, seed: seed, view: view)
-        return (x, folder.isMultiLabel ? .multiHot(folder.multiHot(chosen)) : .classes(chosen.map { folder.labels[$0] }))
+        return (x, multiLabel ? .multiHot(folder.multiHot(chosen)) : .classes(chosen.map { folder.labels[$0] }))
+    }
+
+    /// Images per class; an image with several labels counts in each of its classes.
+    var labelCounts: [Int] {
+        var counts = [Int](repeating: 0, count: folder.classes.count)
+        for i in indices { for label in folder.labelSets[i] { counts[label] += 1 } }
+        return counts
     }
 }
 

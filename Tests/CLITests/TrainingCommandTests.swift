@@ -30,7 +30,7 @@ final class TrainingCommandTests: XCTestCase {
         let history = try String(contentsOfFile: "\(run)/history.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(history.count, 4, "a header and three epochs")
         let report = try String(contentsOfFile: "\(run)/report.html", encoding: .utf8)
-        for fragment in ["<svg", "<polyline", "Confusion matrix", "Sandal", "data:image/png;base64,", "mistakes first"] {
+        for fragment in ["<svg", "<line", "Confusion matrix", "Sandal", "data:image/png;base64,", "mistakes first"] {
             XCTAssertTrue(report.contains(fragment), "report.html lacks \(fragment)")
         }
         for external in ["src='http", "src=\"http", "href=", "<link", "<script"] {
