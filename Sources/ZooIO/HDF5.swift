@@ -59,6 +59,7 @@ final class HDF5File {
         guard H5Fis_hdf5(path) > 0 else {
             throw ModelError("\(path) is not an HDF5 file (truncated download or another format?); Keras weights are .h5 files")
         }
+        try HDF5GlobalHeap.verify(path)
         guard let file = H5Handle(H5Fopen(path, chdf5_acc_rdonly(), chdf5_p_default()), close: H5Fclose) else {
             throw ModelError("\(path) could not be opened as HDF5; the file may be truncated or damaged")
         }
