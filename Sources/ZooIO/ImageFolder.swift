@@ -58,7 +58,15 @@ public struct ImageFolder: Sendable {
         let entries = try FileManager.default.contentsOfDirectory(atPath: root).filter { !$0.hasPrefix(".") }.sorted()
         let csvFiles = entries.filter { $0.lowercased().hasSuffix(".csv") }
         if !csvFiles.isEmpty, entries.contains("images") {
-            let table = try Self.readCSV(root: root, files: csvFiles)
+            var table = try Self.readCSV(root: root, files: csvFiles)
+            // A row without a label in a labelled table is a mistake to show, not an image to drop in silence;
+            // a table with no labels at all is a test set to predict.
+            if table.contains(where: { !$0.labels.isEmpty }) {
+                for row in table where row.labels.isEmpty {
+                    skipped.append(Skipped(path: "\(root)/images/\(row.file)", reason: "its row in the CSV has no label"))
+                }
+                table.removeAll { $0.labels.isEmpty }
+            }
             let found = Array(Set(table.flatMap(\.labels))).sorted()
             classes = try Self.check(found, against: known, root: root)
             isMultiLabel = table.contains { $0.labels.count > 1 }

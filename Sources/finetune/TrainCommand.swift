@@ -441,7 +441,7 @@ struct TrainCommand: ParsableCommand {
         let bestScore = validation == nil ? "best training accuracy (no validation images)" : "best validation accuracy"
         print("\(bestScore) \(String(format: "%.4f", best)); checkpoints in \(output)/best.h5 and \(output)/last.h5")
         if !skipped.isEmpty {
-            print("skipped \(skipped.count) unreadable files (all listed in \(output)/skipped.json):")
+            print("skipped \(counted(skipped.count, "file")) that cannot be used (all listed in \(output)/skipped.json):")
             for skip in skipped.prefix(20) { print("  \(skip.path): \(skip.reason)") }
             if skipped.count > 20 { print("  … and \(skipped.count - 20) more") }
         }

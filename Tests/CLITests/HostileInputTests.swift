@@ -150,6 +150,13 @@ final class HostileInputTests: XCTestCase {
                                                                                    atomically: true, encoding: .utf8)
         assertUserError(try smallRun(data: csv.path, output: directory.appendingPathComponent("run").path), status: 1,
                         ["labels.csv, line 42: a label of 1000000 bytes; class names are at most 255 bytes"])
+        // A row without a label is named as skipped, not dropped in silence.
+        try (rows + "\(outside),\n").write(to: csv.appendingPathComponent("labels.csv"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: "\(data)/0/\(outside)", toPath: csv.appendingPathComponent("images/\(outside)").path)
+        let unlabelled = try smallRun(data: csv.path, output: directory.appendingPathComponent("run-unlabelled").path)
+        XCTAssertEqual(unlabelled.status, 0, unlabelled.stderr)
+        XCTAssertTrue(unlabelled.stderr.contains("skipped \(csv.path)/images/\(outside): its row in the CSV has no label"), unlabelled.stderr)
+        XCTAssertTrue(unlabelled.stdout.contains("skipped 1 file that cannot be used"), unlabelled.stdout)
 
         // Class names that would leave --output, or merge two classes into one folder.
         let output = directory.appendingPathComponent("deep/converted")

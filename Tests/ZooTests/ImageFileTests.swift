@@ -114,7 +114,7 @@ final class ImageFileTests: XCTestCase {
                                                       "--schedule", "all:1@1e-3", "--output", directory.appendingPathComponent("run").path])
         XCTAssertEqual(train.status, 0, train.stderr)
         XCTAssertTrue(train.stderr.contains("skipped \(locked): "), train.stderr)
-        XCTAssertTrue(train.stdout.contains("skipped 1 unreadable files"), train.stdout)
+        XCTAssertTrue(train.stdout.contains("skipped 1 file that cannot be used"), train.stdout)
         XCTAssertTrue(train.stdout.contains("locked.png: "), "the end-of-run summary names the file:\n\(train.stdout)")
         let summary = try String(contentsOf: directory.appendingPathComponent("run/skipped.json"), encoding: .utf8)
         XCTAssertTrue(summary.contains("locked.png"), summary)
