@@ -75,9 +75,12 @@ public struct IDXImages: Sendable {
     public init(images: String, labels: String) throws {
         pixels = try IDX.read(images)
         let labelArray = try IDX.read(labels)
-        guard pixels.shape.count == 3 else { throw ModelError("\(images) holds shape \(pixels.shape); expected images (N, height, width)") }
+        guard pixels.shape.count == 3 else {
+            throw ModelError("\(images) holds an array of shape \(pixels.shape.map(String.init).joined(separator: "x")); expected images (N, height, width)")
+        }
         guard labelArray.shape == [pixels.shape[0]] else {
-            throw ModelError("\(labels) holds \(labelArray.shape) labels for \(pixels.shape[0]) images in \(images)")
+            let held = labelArray.shape.count == 1 ? "\(labelArray.shape[0]) labels" : "an array of shape \(labelArray.shape.map(String.init).joined(separator: "x"))"
+            throw ModelError("\(labels) holds \(held) for the \(pixels.shape[0]) images in \(images); pass the label file that goes with them")
         }
         self.labels = labelArray.bytes.map(Int.init)
     }

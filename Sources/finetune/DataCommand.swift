@@ -32,8 +32,11 @@ struct DataCommand: ParsableCommand {
         @Option(name: .long, help: "IDX label file.")
         var labels: String
 
-        @Option(name: .long, help: "Output folder (created).")
+        @Option(name: .long, help: "Output folder (created; refused when it holds files, unless --overwrite).")
         var output: String
+
+        @Flag(name: .long, help: "Write into an --output folder that holds files, replacing it (so old and new classes never mix).")
+        var overwrite = false
 
         @Option(name: .long, help: "Class names in label order, or 'fashion-mnist'.")
         var names: String?
@@ -65,9 +68,31 @@ struct DataCommand: ParsableCommand {
             names == "fashion-mnist" ? Self.fashionMNIST : names.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         }
 
+        /// An earlier conversion's class folders are replaced with --overwrite; anything else in --output
+        /// (files this command did not write) is never removed.
+        private func clearOutput() throws {
+            let existing = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
+            guard !existing.isEmpty else { return }
+            guard overwrite else {
+                throw ValidationError("\(output) already holds files; choose an empty folder, or replace an earlier conversion with --overwrite")
+            }
+            let converted = existing.allSatisfy { entry in
+                ((try? FileManager.default.contentsOfDirectory(atPath: "\(output)/\(entry)")) ?? [".not-a-folder"]).allSatisfy { $0.hasSuffix(".png") }
+            }
+            guard converted else {
+                throw ValidationError("\(output) holds files that are not an earlier conversion's class folders of PNGs; choose an empty folder")
+            }
+            for entry in existing { try FileManager.default.removeItem(atPath: "\(output)/\(entry)") }
+        }
+
         func run() throws {
             let set = try IDXImages(images: images, labels: labels)
-            let keep = classes.map { $0.split(separator: ",").map { Int($0)! } } ?? Array(Set(set.labels)).sorted()
+            let present = Set(set.labels)
+            let keep = classes.map { $0.split(separator: ",").map { Int($0)! } } ?? present.sorted()
+            if let absent = keep.first(where: { !present.contains($0) }) {
+                throw ValidationError("--classes: \(labels) has no label \(absent) (its labels: \(present.sorted().map(String.init).joined(separator: ", ")))")
+            }
+            try clearOutput()
             if let titles, let missing = keep.first(where: { $0 >= titles.count }) {
                 throw ModelError("--names gives \(titles.count) names but label \(missing) needs one")
             }

@@ -50,6 +50,29 @@ final class NewUserTests: XCTestCase {
         XCTAssertTrue(given.stdout.contains("20 training and 8 validation images"), given.stdout)
     }
 
+    /// convert-idx never mixes an earlier conversion with a new one, and names labels and counts plainly.
+    func testConvertIDXNeverMixesConversions() throws {
+        let directory = try temporaryDirectory("convert-again")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = try classFolders(directory, name: "data", perClass: 2)
+        let convert = ["data", "convert-idx", "--images", "\(Self.idx)/t10k-images-idx3-ubyte.gz", "--labels", "\(Self.idx)/t10k-labels-idx1-ubyte.gz",
+                       "--classes", "2,3", "--per-class", "2", "--output", data]
+        assertUserError(try CLI.run(convert), status: 64, ["\(data) already holds files", "--overwrite"])
+        XCTAssertEqual(try CLI.run(convert + ["--overwrite"]).status, 0)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: data).sorted(), ["2", "3"], "the earlier classes are gone")
+        try "mine".write(toFile: "\(data)/notes.txt", atomically: true, encoding: .utf8)
+        assertUserError(try CLI.run(convert + ["--overwrite"]), status: 64, ["not an earlier conversion's class folders"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(data)/notes.txt"), "files the command did not write are never removed")
+
+        let fresh = directory.appendingPathComponent("fresh").path
+        assertUserError(try CLI.run(["data", "convert-idx", "--images", "\(Self.idx)/t10k-images-idx3-ubyte.gz", "--labels",
+                                     "\(Self.idx)/t10k-labels-idx1-ubyte.gz", "--classes", "0,12", "--output", fresh]),
+                        status: 64, ["--classes", "has no label 12 (its labels: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9)"])
+        assertUserError(try CLI.run(["data", "convert-idx", "--images", "\(Self.idx)/t10k-images-idx3-ubyte.gz", "--labels",
+                                     "\(Self.idx)/train-labels-idx1-ubyte.gz", "--output", fresh]),
+                        status: 1, ["holds 60000 labels for the 10000 images"])
+    }
+
     /// An IDX folder validates on a held-out share of its training files; its t10k files stay the test set.
     func testIDXFoldersValidateOnTrainingFilesNotOnTheTestSet() throws {
         let directory = try temporaryDirectory("idx-validation")
