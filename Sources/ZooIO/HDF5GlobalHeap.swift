@@ -78,10 +78,12 @@ enum HDF5GlobalHeap {
         while p + objectHeader <= end {
             let index = number(file, at: p, bytes: 2)
             let declared = number(file, at: p + 8, bytes: lengths)
-            let need = index == 0 ? declared : UInt64(objectHeader) + (declared + 7) / 8 * 8
-            guard declared <= UInt64(end - p), need <= UInt64(end - p) else {
+            let room = UInt64(end - p)
+            // Compared before any sum, which a hostile size would overflow.
+            guard declared <= room, index == 0 || UInt64(objectHeader) + (declared + 7) / 8 * 8 <= room else {
                 return "object \(index) declares \(declared) bytes in a \(size)-byte collection"
             }
+            let need = index == 0 ? declared : UInt64(objectHeader) + (declared + 7) / 8 * 8
             if index == 0 && need == 0 { break }
             p += Int(need)
         }

@@ -41,7 +41,7 @@ final class HostileInputTests: XCTestCase {
             "huge-shape": "declares shape 1024x1024x1024x1024", "unwritten": "was never written",
             "nan": "holds NaN or infinite values", "infinite": "holds NaN or infinite values",
             "many-layers": "lists more than 10000 layers",
-            "heap-overrun": "the string storage at byte",
+            "heap-overrun": "the string storage at byte", "heap-size-max": "declares 18446744073709551615 bytes",
         ]
         for (name, reason) in refusals {
             let checkpoint = "\(checkpoints)/\(name).h5"
