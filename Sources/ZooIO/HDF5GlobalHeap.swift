@@ -84,7 +84,9 @@ enum HDF5GlobalHeap {
                 return "object \(index) declares \(declared) bytes in a \(size)-byte collection"
             }
             let need = index == 0 ? declared : UInt64(objectHeader) + (declared + 7) / 8 * 8
-            if index == 0 && need == 0 { break }
+            // The free space (index 0) spans the rest, its own header included: libhdf5 steps by its size, so a
+            // size of 0 would hold it in place for ever.
+            guard need > 0 else { return "its free space is 0 bytes long" }
             p += Int(need)
         }
         return nil

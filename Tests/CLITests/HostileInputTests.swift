@@ -42,6 +42,7 @@ final class HostileInputTests: XCTestCase {
             "nan": "holds NaN or infinite values", "infinite": "holds NaN or infinite values",
             "many-layers": "lists more than 10000 layers",
             "heap-overrun": "the string storage at byte", "heap-size-max": "declares 18446744073709551615 bytes",
+            "heap-loop": "its free space is 0 bytes long",
         ]
         for (name, reason) in refusals {
             let checkpoint = "\(checkpoints)/\(name).h5"
