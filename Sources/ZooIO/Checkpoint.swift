@@ -61,6 +61,15 @@ public enum Checkpoint {
         ])
     }
 
+    /// What a checkpoint holds, in a line, or nil for a file that is not one (a plain weights file).
+    public static func describe(_ path: String) throws -> String? {
+        guard try KerasModelFile.attribute(CheckpointInfo.attribute, in: path) != nil else { return nil }
+        let (model, info) = try load(path)
+        let classes = info.classes.count <= 5 ? info.classes.joined(separator: ", ") : "\(info.classes.prefix(5).joined(separator: ", ")), …"
+        return "\(info.base) at \(info.imageSize)x\(info.imageSize), \(info.classes.count) \(info.multiLabel ? "labels" : "classes") (\(classes)), "
+            + "\(info.preprocessing) preprocessing, \(model.weightedLayers.count) layers with weights, all loaded"
+    }
+
     /// Rebuilds a checkpoint's model and loads its weights.
     public static func load(_ path: String) throws -> (model: Model, info: CheckpointInfo) {
         guard let json = try KerasModelFile.attribute(CheckpointInfo.attribute, in: path) else {

@@ -82,6 +82,7 @@ struct ModelArguments: ParsableArguments {
         let model = try base.build(options)
         switch weights {
         case "none":
+            log("warning: no --weights given: the model has random weights, so its outputs are not features of anything; pass --weights imagenet or a weights file")
             model.initializeWeights(seed: seed)
         case "imagenet":
             let file = try spec.weightFile(includeTop: includeTop)

@@ -19,17 +19,27 @@ struct ZooCommand: ParsableCommand {
             let cache = WeightCache()
             print("cache: \(cache.directory.path)")
             for model in Manifest.shared.models {
-                print("\(model.name) (keras.applications.\(model.kerasClass))")
+                // Only the published architectures are keras.applications models; small_cnn is this project's baseline.
+                print(model.weights.isEmpty ? "\(model.name) (a small CNN of this project's, for baselines)"
+                                            : "\(model.name) (keras.applications.\(model.kerasClass))")
                 print("  input: \(model.defaultInputSize)x\(model.defaultInputSize) default, \(model.minimumInputSize) minimum; preprocessing: \(model.preprocessing.rawValue); features: \(model.featureWidth)")
                 print("  layer groups: \(model.layerGroups.joined(separator: ", "))")
                 if model.weights.isEmpty { print("  weights: none published (train it, or pass a file with --weights)") }
                 for (variant, top) in [("top", true), ("notop", false)] {
                     guard let file = try? model.weightFile(includeTop: top) else { continue }
-                    let cached = FileManager.default.fileExists(atPath: cache.path(for: file).path) ? "cached" : "not cached"
-                    print("  weights (\(variant)): \(file.fileName) md5 \(file.md5) [\(cached)]")
+                    print("  weights (\(variant)): \(file.fileName) md5 \(file.md5) [\(cacheState(cache.path(for: file), md5: file.md5))]")
                 }
             }
         }
+    }
+
+    /// A cached file counts as cached only when its md5 is the published one.
+    static func cacheState(_ path: URL, md5 expected: String) -> String {
+        guard FileManager.default.fileExists(atPath: path.path) else { return "not cached" }
+        guard let digest = try? md5(of: path), digest == expected else {
+            return "in the cache but its md5 is not the published one: remove it and fetch again"
+        }
+        return "cached, md5 verified"
     }
 
     struct Fetch: ParsableCommand {
@@ -69,6 +79,10 @@ struct ZooCommand: ParsableCommand {
         var file: String
 
         func run() throws {
+            if let checkpoint = try Checkpoint.describe(file) {
+                print("\(file): a finetune checkpoint: \(checkpoint)")
+                return
+            }
             let digest = try md5(of: URL(fileURLWithPath: file))
             for model in Manifest.shared.models {
                 for top in [true, false] where (try? model.weightFile(includeTop: top))?.md5 == digest {

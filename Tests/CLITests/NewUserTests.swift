@@ -73,6 +73,38 @@ final class NewUserTests: XCTestCase {
                         status: 1, ["holds 60000 labels for the 10000 images"])
     }
 
+    /// The zoo tells published models from the baseline, a verified cache from a file that only has the
+    /// right name, and recognises this tool's own checkpoints; embed says when its weights are random.
+    func testTheZooSaysWhatIsRealAndEmbedWhatIsRandom() throws {
+        let directory = try temporaryDirectory("zoo-truth")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cache = directory.appendingPathComponent("cache")
+        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        try "not the weights".write(to: cache.appendingPathComponent("resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+                                    atomically: true, encoding: .utf8)
+        let list = try CLI.run(["zoo", "list"], environment: ["FINETUNE_CACHE": cache.path])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        for fragment in ["resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 md5 4d473c1dd8becc155b73f8504c6f6626 [in the cache but its md5 is not the published one",
+                         "resnet50_weights_tf_dim_ordering_tf_kernels.h5 md5 2cb95161c43110f7111970584f804107 [not cached]",
+                         "small_cnn (a small CNN of this project's, for baselines)"] {
+            XCTAssertTrue(list.stdout.contains(fragment), "zoo list lacks '\(fragment)':\n\(list.stdout)")
+        }
+        XCTAssertFalse(list.stdout.contains("keras.applications.SmallCNN"), list.stdout)
+
+        let data = try classFolders(directory, name: "data")
+        let run = directory.appendingPathComponent("run").path
+        XCTAssertEqual(try CLI.run(["--base", "small_cnn", "--weights", "none", "--data", data, "--image-size", "32", "--epochs", "1",
+                                    "--output", run]).status, 0)
+        let verify = try CLI.run(["zoo", "verify", "\(run)/best.h5"])
+        XCTAssertEqual(verify.status, 0, verify.stderr)
+        XCTAssertTrue(verify.stdout.contains("a finetune checkpoint: small_cnn at 32x32, 2 classes (0, 1), tf preprocessing"), verify.stdout)
+
+        let embed = try CLI.run(["embed", "--base", "small_cnn", "--image-size", "32", "--pooling", "avg", "--images", "\(data)/0",
+                                 "--output", directory.appendingPathComponent("x.npy").path])
+        XCTAssertEqual(embed.status, 0, embed.stderr)
+        XCTAssertTrue(embed.stderr.contains("warning: no --weights given: the model has random weights"), embed.stderr)
+    }
+
     /// An IDX folder validates on a held-out share of its training files; its t10k files stay the test set.
     func testIDXFoldersValidateOnTrainingFilesNotOnTheTestSet() throws {
         let directory = try temporaryDirectory("idx-validation")
