@@ -46,8 +46,10 @@ public struct ImageFolder: Sendable {
     public let cropToSquare: Bool
 
     /// Reads `root`; with `classes` given (a checkpoint's), its labels must be among them.
-    public init(root: String, size: Int, classes known: [String]? = nil, cropToSquare: Bool = false,
+    public init(root given: String, size: Int, classes known: [String]? = nil, cropToSquare: Bool = false,
                 memoryBudget: Int = defaultMemoryBudget) throws {
+        // "flowers/" and "flowers" name the same folder; paths built from it print without "//".
+        let root = given.count > 1 && given.hasSuffix("/") ? String(given.reversed().drop { $0 == "/" }.reversed()) : given
         self.cropToSquare = cropToSquare
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {

@@ -254,9 +254,19 @@ struct TrainCommand: ParsableCommand {
     static let stateFile = "resume.h5"
 
     /// This run's flags, without the subcommand's name: what a resumed run parses again.
+    /// The data and weights files are made absolute, so that `--resume` works from any directory.
     private static var invocationArguments: [String] {
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        return arguments.first == "train" ? Array(arguments.dropFirst()) : arguments
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "train" { arguments.removeFirst() }
+        let paths: Set<String> = ["--data", "--weights"]
+        func absolute(_ path: String) -> String {
+            ["imagenet", "none"].contains(path) ? path : URL(fileURLWithPath: path).standardizedFileURL.path
+        }
+        return arguments.enumerated().map { index, argument in
+            if index > 0, paths.contains(arguments[index - 1]) { return absolute(argument) }
+            if let flag = paths.first(where: { argument.hasPrefix("\($0)=") }) { return "\(flag)=\(absolute(String(argument.dropFirst(flag.count + 1))))" }
+            return argument
+        }
     }
 
     func run() throws {
@@ -326,7 +336,8 @@ struct TrainCommand: ParsableCommand {
         if statePath != nil {
             (split.train, validationIndices) = try SavedSplit(splitURL).indices(train: folder, validation: validationFolder)
         }
-        try writeJSON(SavedSplit(train: split.train.map { folder.files[$0] }, validation: validationIndices.map { validationFolder.files[$0] }),
+        try writeJSON(SavedSplit(train: split.train.map { SavedSplit.name(of: $0, in: folder) },
+                                 validation: validationIndices.map { SavedSplit.name(of: $0, in: validationFolder) }),
                       to: splitURL)
         try writeJSON(skipped, to: outputURL.appendingPathComponent("skipped.json"))
         guard folder.classes.count >= 2 else {
@@ -758,10 +769,19 @@ struct SavedSplit: Codable {
         }
     }
 
+    /// A file's name below its data folder: the split stays valid when the run resumes from another
+    /// directory or the data folder is named another way. (Older splits list whole paths; those still match.)
+    static func name(of index: Int, in folder: ImageFolder) -> String { relative(folder.files[index], to: folder.root) }
+
+    private static func relative(_ path: String, to root: String) -> String {
+        path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
+    }
+
     /// Positions of the listed files in the folders as read now; files gone since are reported and left out.
     func indices(train folder: ImageFolder, validation validationFolder: ImageFolder) throws -> (train: [Int], validation: [Int]) {
-        func positions(_ names: [String], in folder: ImageFolder) -> [Int] {
-            let index = Dictionary(folder.files.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        func positions(_ listed: [String], in folder: ImageFolder) -> [Int] {
+            let names = listed.map { Self.relative($0, to: folder.root) }
+            let index = Dictionary(folder.files.indices.map { (Self.name(of: $0, in: folder), $0) }, uniquingKeysWith: { first, _ in first })
             let missing = names.filter { index[$0] == nil }
             if let first = missing.first {
                 log("\(missing.count) files of the saved split cannot be used any more (the first: \(first)); the run goes on without them")
@@ -769,8 +789,8 @@ struct SavedSplit: Codable {
             return names.compactMap { index[$0] }
         }
         let result = (train: positions(train, in: folder), validation: positions(validation, in: validationFolder))
-        let listed = Set(train + validation)
-        let added = (folder.files + (validationFolder.files == folder.files ? [] : validationFolder.files)).filter { !listed.contains($0) }
+        let taken = Set(result.train.map { folder.files[$0] } + result.validation.map { validationFolder.files[$0] })
+        let added = (folder.files + (validationFolder.files == folder.files ? [] : validationFolder.files)).filter { !taken.contains($0) }
         if let first = added.first {
             log("\(added.count) files are not in the saved split (the first: \(first)); the resumed run leaves them out")
         }

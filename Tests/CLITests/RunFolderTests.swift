@@ -44,4 +44,42 @@ final class RunFolderTests: XCTestCase {
         assertUserError(try CLI.run(search, in: directory), status: 64, ["runs/tuning holds an earlier run"])
         XCTAssertEqual(try CLI.run(search + ["--overwrite"], in: directory).status, 0)
     }
+
+    /// A run started with relative paths resumes from any working directory, on the same split.
+    func testARunResumesFromAnotherDirectory() throws {
+        let directory = try temporaryDirectory("resume-elsewhere")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        XCTAssertEqual(try CLI.run(["data", "convert-idx", "--images", "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+                                    "--labels", "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz", "--classes", "0,1",
+                                    "--per-class", "10", "--output", directory.appendingPathComponent("data").path]).status, 0)
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = ["--base", "small_cnn", "--weights", "none", "--data", "data/", "--image-size", "32", "--epochs", "400",
+                             "--output", "run"]
+        process.currentDirectoryURL = directory
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var printed = ""
+        while !printed.contains("phase 2 epoch 2:") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            printed += String(decoding: chunk, as: UTF8.self)
+        }
+        kill(process.processIdentifier, SIGTERM)
+        _ = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130, printed)
+        let split = try String(contentsOf: directory.appendingPathComponent("run/split.json"), encoding: .utf8)
+        XCTAssertTrue(split.contains("\"0\\/"), "split.json names files below the data folder:\n\(split)")
+
+        let resumed = try CLI.run(["train", "--resume", directory.appendingPathComponent("run").path])  // from the package root
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("--data \(directory.appendingPathComponent("data").path)"), resumed.stderr)
+        for complaint in ["cannot be used any more", "not in the saved split"] {
+            XCTAssertFalse(resumed.stderr.contains(complaint), resumed.stderr)
+        }
+        XCTAssertTrue(resumed.stdout.contains("16 training and 4 validation images"), resumed.stdout)
+    }
 }
