@@ -334,10 +334,10 @@ struct TrainCommand: ParsableCommand {
         var validationIndices = heldOut.map { Array(0..<$0.count) } ?? split.validation
         let splitURL = outputURL.appendingPathComponent("split.json")
         if statePath != nil {
-            (split.train, validationIndices) = try SavedSplit(splitURL).indices(train: folder, validation: validationFolder)
+            (split.train, validationIndices) = try SavedSplit(splitURL).indices(train: folder, validation: validationFolder, below: data)
         }
-        try writeJSON(SavedSplit(train: split.train.map { SavedSplit.name(of: $0, in: folder) },
-                                 validation: validationIndices.map { SavedSplit.name(of: $0, in: validationFolder) }),
+        try writeJSON(SavedSplit(train: split.train.map { SavedSplit.name(folder.files[$0], below: data) },
+                                 validation: validationIndices.map { SavedSplit.name(validationFolder.files[$0], below: data) }),
                       to: splitURL)
         try writeJSON(skipped, to: outputURL.appendingPathComponent("skipped.json"))
         guard folder.classes.count >= 2 else {
@@ -769,19 +769,18 @@ struct SavedSplit: Codable {
         }
     }
 
-    /// A file's name below its data folder: the split stays valid when the run resumes from another
-    /// directory or the data folder is named another way. (Older splits list whole paths; those still match.)
-    static func name(of index: Int, in folder: ImageFolder) -> String { relative(folder.files[index], to: folder.root) }
-
-    private static func relative(_ path: String, to root: String) -> String {
-        path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
+    /// A file's name below the data folder (`--data`): the split stays valid when the run resumes from
+    /// another directory. Older splits list whole paths; those still match when the data path is the same.
+    static func name(_ path: String, below data: String) -> String {
+        let root = data.hasSuffix("/") ? String(data.dropLast()) : data
+        return path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
     }
 
     /// Positions of the listed files in the folders as read now; files gone since are reported and left out.
-    func indices(train folder: ImageFolder, validation validationFolder: ImageFolder) throws -> (train: [Int], validation: [Int]) {
+    func indices(train folder: ImageFolder, validation validationFolder: ImageFolder, below data: String) throws -> (train: [Int], validation: [Int]) {
         func positions(_ listed: [String], in folder: ImageFolder) -> [Int] {
-            let names = listed.map { Self.relative($0, to: folder.root) }
-            let index = Dictionary(folder.files.indices.map { (Self.name(of: $0, in: folder), $0) }, uniquingKeysWith: { first, _ in first })
+            let names = listed.map { Self.name($0, below: data) }
+            let index = Dictionary(folder.files.indices.map { (Self.name(folder.files[$0], below: data), $0) }, uniquingKeysWith: { first, _ in first })
             let missing = names.filter { index[$0] == nil }
             if let first = missing.first {
                 log("\(missing.count) files of the saved split cannot be used any more (the first: \(first)); the run goes on without them")
