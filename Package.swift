@@ -5,7 +5,7 @@ let package = Package(
     name: "FineTune",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "FineTune", targets: ["Core", "Zoo", "ZooIO", "FineTune"]),
+        .library(name: "FineTune", targets: ["Core", "Zoo", "ZooIO", "Converters", "FineTune"]),
         .executable(name: "finetune", targets: ["finetune"]),
     ],
     dependencies: [
@@ -41,10 +41,13 @@ let package = Package(
             .product(name: "SwiftCSV", package: "SwiftCSV"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
+        // Weights from other frameworks (PyTorch, safetensors, Keras 3) mapped onto the zoo's Keras layers
+        // by the JSON mappings in converters/.
+        .target(name: "Converters", dependencies: ["Core", "Zoo", "ZooIO"]),
         // Fine-tuning runs: freezing recipes, learning-rate policies, cached features, history.
         .target(name: "FineTune", dependencies: ["Core", "Zoo"]),
         .executableTarget(name: "finetune", dependencies: [
-            "Core", "Zoo", "ZooIO", "FineTune", "CKernels",
+            "Core", "Zoo", "ZooIO", "Converters", "FineTune", "CKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fine-tuning from Swift code, without the command line.
