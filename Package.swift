@@ -44,8 +44,9 @@ let package = Package(
         // Weights from other frameworks (PyTorch, safetensors, Keras 3) mapped onto the zoo's Keras layers
         // by the JSON mappings in converters/.
         .target(name: "Converters", dependencies: ["Core", "Zoo", "ZooIO"]),
-        // Fine-tuning runs: freezing recipes, learning-rate policies, cached features, history.
-        .target(name: "FineTune", dependencies: ["Core", "Zoo"]),
+        // Fine-tuning runs: configuration, freezing recipes, learning-rate policies, cached features, the run folder,
+        // evaluation metrics, the batched predictor and the report.
+        .target(name: "FineTune", dependencies: ["Core", "Zoo", "ZooIO"]),
         .executableTarget(name: "finetune", dependencies: [
             "Core", "Zoo", "ZooIO", "Converters", "FineTune", "CKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,57 +1,49 @@
-// Fine-tuning from Swift, without the command line: ResNet50 on 30 Fashion-MNIST images per class
-// of the five footwear-and-bag classes, head first, then conv5 at a reduced rate.
+// Fine-tuning from Swift, without the command line: a run that checkpoints, stops, resumes, and is then
+// scored on its validation images; the run writes report.html itself.
 //
-//   swift run -c release library-finetune-example [resnet50_notop.h5]
+//   swift run -c release library-finetune-example DATA [BASE] [RUN_FOLDER] [WEIGHTS.h5]
 //
-// Without a weights file the base starts from random weights (then expect little transfer).
-import Core
+// DATA is a folder of class sub-folders, the CSV layout or IDX files. Without a weights
+// file the base starts from random weights.
 import FineTune
 import Foundation
 import Zoo
 import ZooIO
 
-let root = "/usr/share/datasets/fashion-mnist"   // Debian's dataset-fashion-mnist
-let classes = [5, 6, 7, 8, 9]                     // Sandal, Shirt, Sneaker, Bag, Ankle boot
-let size = 32
-let spec = try Manifest.shared.model(.resnet50)
+let arguments = CommandLine.arguments.dropFirst().map { $0 }
+guard let data = arguments.first else { fatalError("usage: library-finetune-example DATA [BASE] [RUN_FOLDER] [WEIGHTS.h5]") }
+let base = Architecture(rawValue: arguments.count > 1 ? arguments[1] : "small_cnn")!
 
-func load(_ split: String, perClass: Int) throws -> InMemoryImages {
-    let set = try IDXImages(images: "\(root)/\(split)-images-idx3-ubyte.gz", labels: "\(root)/\(split)-labels-idx1-ubyte.gz")
-    let picked = set.indices(of: classes, perClass: perClass)
-    return try InMemoryImages(images: set.batch(picked, size: size, preprocessing: spec.preprocessing),
-                              targets: .classes(picked.map { classes.firstIndex(of: set.labels[$0])! }))
-}
+var options = RunConfiguration.DataOptions(path: data)
+options.imageSize = 32
+var config = RunConfiguration(base: base, data: options, phases: [Phase("head", epochs: 2, learningRate: 1e-3),
+                                                                 Phase("all", epochs: 2, learningRate: 1e-3)],
+                              phasesDescription: "head 2, then all 2")
+config.weights = arguments.count > 3 ? .file(arguments[3]) : .none
+config.batchSize = 16
+let folder = try RunFolder.claim(arguments.count > 2 ? arguments[2] : "runs/library-example", replace: true)
 
-let train = try load("train", perClass: 30)
-let test = try load("t10k", perClass: 100)
-
-let base = try Architecture.resnet50.build(ModelOptions(inputHeight: size, inputWidth: size))
-if CommandLine.arguments.count > 1 {
-    print(try Weights.load(into: base, from: CommandLine.arguments[1]).summary)
-} else {
-    base.initializeWeights(seed: 1)
-}
-var head = HeadOptions(classes: classes.count)
-head.dropout = 0.2
-let model = try Head.attach(to: base, head)
-
-var settings = FineTuneSettings()
-settings.batchSize = 30
-settings.baseLearningRateMultiplier = 0.1   // the reduced rate for unfrozen base groups
-let tuner = try FineTuner(model: model, groups: Architecture.resnet50.layerGroups, settings: settings)
-let recipe = Recipe.standard(architecture: .resnet50, headEpochs: 10, unfreezeEpochs: 3, learningRate: 1e-3)
-try tuner.run(recipe, train: train, validation: test, events: { event in
-    switch event {
-    case .phaseStarted(let index, let phase, let parameters, let cached):
-        print("phase \(index + 1): \(phase.deepestGroup) for \(phase.epochs) epochs at \(phase.learningRate), \(parameters) trainable parameters\(cached ? ", cached base features" : "")")
-    case .epochEnded(let r, _):
-        print(String(format: "  epoch %d: loss %.4f, accuracy %.3f, validation accuracy %.3f, %.1f s",
-                     r.epoch + 1, r.loss, r.accuracy, r.validationAccuracy ?? 0, r.seconds))
-    default:
-        break
+func show(_ event: RunEvent) {
+    if case .training(.epochEnded(let r, _)) = event {
+        print(String(format: "phase %d epoch %d: loss %.4f, validation accuracy %.3f", r.phase + 1, r.epoch + 1, r.loss, r.validationAccuracy ?? 0))
     }
-})
-let (loss, accuracy) = try tuner.evaluate(model, test)
-print(String(format: "test: loss %.4f, accuracy %.3f on %d images", loss, accuracy, test.count))
-try Weights.saveLegacy(model, to: "fashion-mnist-finetuned.h5")
-print("saved fashion-mnist-finetuned.h5")
+}
+
+// Stop after the first epoch, as Ctrl-C would: the state goes to resume.h5.
+var epochs = 0
+let first = try TrainingRun(config, folder: folder).run(events: { event in
+    show(event)
+    if case .training(.epochEnded) = event { epochs += 1 }
+}, shouldStop: { epochs >= 1 })
+if case .stopped(let position) = first { print("stopped in phase \(position.phase + 1); resuming") }
+
+// Resume from the folder alone: the configuration is in resume.h5.
+guard case .finished(let best, _, _, _, _) = try TrainingRun.resuming(folder).run(resume: true, events: show) else { exit(1) }
+print(String(format: "best validation accuracy %.3f; report: %@", best, folder.report.path))
+
+// Score the best checkpoint on the images the run validated on (split.json lists them).
+let evaluation = try Evaluation(checkpoint: folder.best.path)
+let images = try ImageFolder.idx(root: data, prefix: "train", size: evaluation.info.imageSize)
+    ?? ImageFolder(root: data, size: evaluation.info.imageSize, classes: evaluation.info.classes)
+let scores = try evaluation.scores(images, indices: folder.validationIndices(in: images, data: data))
+print(String(format: "validation: accuracy %.3f, macro F1 %.3f on %d images", scores.accuracy, scores.macroF1, scores.images))

@@ -3,7 +3,7 @@ import Zoo
 
 /// One stage of fine-tuning: the deepest group that trains (it and every group after it up to the
 /// head train together; "head" trains only the head, "all" everything), for some epochs at a rate.
-public struct Phase: Sendable, Equatable {
+public struct Phase: Sendable, Equatable, Codable {
     public var deepestGroup: String
     public var epochs: Int
     public var learningRate: Float

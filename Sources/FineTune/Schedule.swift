@@ -2,7 +2,7 @@ import Core
 import Foundation
 
 /// How the learning rate moves within a phase, as a factor on the phase's rate.
-public enum LearningRateSchedule: Sendable, Equatable {
+public enum LearningRateSchedule: Sendable, Equatable, Codable {
     case constant
     /// × `factor` every `epochs` epochs.
     case step(epochs: Int, factor: Float)

@@ -3,7 +3,7 @@ import Foundation
 
 /// Seeded image augmentation on RGB values 0…255 (before the model's preprocessing). The same
 /// seed, image and view always give the same result, so features of a view can be cached.
-public struct Augmentation: Sendable, Equatable, CustomStringConvertible {
+public struct Augmentation: Sendable, Equatable, Codable, CustomStringConvertible {
     public enum Policy: String, Sendable, CaseIterable {
         case none, light, standard
     }

@@ -9,38 +9,9 @@ extension Architecture: ExpressibleByArgument {}
 extension ModelOptions.Pooling: ExpressibleByArgument {}
 extension WeightMatching: ExpressibleByArgument {}
 
-/// `constant`, `cosine` or `cosine:WARMUP_EPOCHS`, `step:EPOCHS:FACTOR`, `one-cycle`, `plateau:PATIENCE:FACTOR`.
-extension LearningRateSchedule: ExpressibleByArgument {
-    public init?(argument: String) {
-        let parts = argument.split(separator: ":").map(String.init)
-        let numbers = parts.dropFirst().map { Double($0) }
-        guard numbers.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
-        let values = numbers.map { $0! }
-        switch (parts.first ?? "", values.count) {
-        case ("constant", 0): self = .constant
-        case ("cosine", 0): self = .cosine(warmupEpochs: 0)
-        case ("cosine", 1) where values[0] == values[0].rounded(): self = .cosine(warmupEpochs: Int(values[0]))
-        case ("step", 2) where values[0] >= 1 && values[0] == values[0].rounded(): self = .step(epochs: Int(values[0]), factor: Float(values[1]))
-        case ("one-cycle", 0): self = .oneCycle
-        case ("plateau", 2) where values[0] >= 1 && values[0] == values[0].rounded():
-            self = .reduceOnPlateau(patience: Int(values[0]), factor: Float(values[1]))
-        default: return nil
-        }
-    }
-
-    public var defaultValueDescription: String { "constant" }
-
-    /// The flag value that gives this schedule.
-    var argument: String {
-        switch self {
-        case .constant: "constant"
-        case .cosine(let warmup): warmup == 0 ? "cosine" : "cosine:\(warmup)"
-        case .step(let epochs, let factor): "step:\(epochs):\(factor)"
-        case .oneCycle: "one-cycle"
-        case .reduceOnPlateau(let patience, let factor): "plateau:\(patience):\(factor)"
-        }
-    }
-}
+/// `--tta` of `evaluate` and `predict`.
+let mirrorAveragingHelp = ArgumentHelp(
+    "Test-time augmentation: average each image's probabilities with its mirror image's (twice the time; for models trained with --flip).")
 
 /// The model flags shared by the commands that build a zoo model.
 struct ModelArguments: ParsableArguments {

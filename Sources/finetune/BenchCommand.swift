@@ -67,7 +67,7 @@ struct BenchCommand: ParsableCommand {
             }
             let (reading, batches) = (read.timeIntervalSince(start), Date().timeIntervalSince(read))
             let how = folder.streams ? "checked, then decoded again for each batch" : "decoded once and held"
-            print("\(data): \(folder.count) images at \(size)x\(size), \(how); read in \(String(format: "%.2f", reading)) s, batches in \(String(format: "%.2f", batches)) s; peak memory \(String(format: "%.2f", peakMemoryGB())) GB")
+            print("\(data): \(folder.count) images at \(size)x\(size), \(how); read in \(String(format: "%.2f", reading)) s, batches in \(String(format: "%.2f", batches)) s; peak memory \(String(format: "%.2f", ProcessMemory.peakGB)) GB")
             // Streaming decodes in the batches; held images were decoded while reading.
             print("images/s: \(String(format: "%.2f", Double(folder.count) / (folder.streams ? batches : reading + batches)))")
             return
@@ -102,7 +102,7 @@ struct BenchCommand: ParsableCommand {
             }
             let seconds = try median(step)
             print("\(label) training step (all layers, BatchNorm training), batch \(batchSize): median \(String(format: "%.3f", seconds)) s over \(iterations)")
-            print("peak memory: \(String(format: "%.2f", peakMemoryGB())) GB")
+            print("peak memory: \(String(format: "%.2f", ProcessMemory.peakGB)) GB")
             print("images/s: \(String(format: "%.2f", Double(batchSize) / seconds))")
         case .head:
             let data = try InMemoryImages(images: randomBatch(images), targets: .classes((0..<images).map { $0 % 10 }))
@@ -128,12 +128,4 @@ struct BenchCommand: ParsableCommand {
         }
         return seconds.sorted()[seconds.count / 2]
     }
-}
-
-/// The process's peak resident memory (VmHWM), in GB.
-func peakMemoryGB() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-          let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-    return kilobytes / 1_048_576
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Core
+import FineTune
 import Foundation
 import ZooIO
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Core
+import FineTune
 import Foundation
 import Zoo
 import ZooIO
@@ -45,7 +46,7 @@ struct EmbedCommand: ParsableCommand {
         let x = try inputBatch()
         let net = try model.makeModel(height: x.shape[1], width: x.shape[2])
         try net.checkMemory(batch: batchSize, training: false, inputDescription: "\(x.shape[1])x\(x.shape[2])")
-        let y = try predictInBatches(net, x, batchSize: batchSize)
+        let y = try Predictor(net, batchSize: batchSize).outputs(x)
         try NPY.write(y, to: output)
         log("wrote \(output): \(y.shape.map(String.init).joined(separator: "x"))")
     }
@@ -65,19 +66,4 @@ struct EmbedCommand: ParsableCommand {
         try DurableFile.write(files.joined(separator: "\n") + "\n", to: URL(fileURLWithPath: output + ".txt"))
         return x
     }
-}
-
-/// Runs `model` over `x` in slices of `batchSize` and stacks the outputs.
-func predictInBatches(_ model: Model, _ x: Tensor, batchSize: Int) throws -> Tensor {
-    let perImage = x.count / x.batch
-    var outputs: [Float] = []
-    var outputShape: [Int] = []
-    for start in stride(from: 0, to: x.batch, by: batchSize) {
-        let n = min(batchSize, x.batch - start)
-        let slice = Tensor(shape: [n] + x.shape.dropFirst(), data: Array(x.data[(start * perImage)..<((start + n) * perImage)]))
-        let y = try model.predict(slice)
-        outputs += y.data
-        outputShape = Array(y.shape.dropFirst())
-    }
-    return Tensor(shape: [x.batch] + outputShape, data: outputs)
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Core
+import FineTune
 import Foundation
 import Zoo
 import ZooIO
@@ -31,28 +32,14 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         if let json { try DurableFile.checkWritable(json) }
-        let (net, info) = try Checkpoint.load(model)
-        try net.checkMemory(batch: 32, training: false, inputDescription: "\(info.imageSize)x\(info.imageSize)")
+        let evaluation = try Evaluation(checkpoint: model, mirrorAveraged: tta)
+        let info = evaluation.info
+        try evaluation.model.checkMemory(batch: 32, training: false, inputDescription: "\(info.imageSize)x\(info.imageSize)")
         let folder = try ImageFolder(root: data, size: info.imageSize, classes: info.classes, cropToSquare: info.crop ?? false)
         for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
-        if let unlabelled = zip(folder.files, folder.labelSets).first(where: { $0.1.isEmpty })?.0 {
-            throw ModelError("\(unlabelled) in \(data) has no label; evaluate scores labelled images (predict takes unlabelled ones)")
-        }
+        if info.multiLabel { return try report(evaluation.multiLabelScores(folder)) }
+        let scores = try evaluation.scores(folder)
         let k = info.classes.count
-        let predictions = try predictClasses(net, folder: folder, indices: Array(0..<folder.count), preprocessing: info.preprocessingMode,
-                                         mirrorAveraged: tta)
-        if info.multiLabel { return try reportMultiLabel(folder: folder, predictions: predictions, classes: info.classes) }
-        var scores = ClassificationScores(truth: folder.labels, predicted: predictions.map(\.label), names: info.classes,
-                                          skipped: folder.skipped)
-        scores.mirrorAveraged = tta
-        scores.rocAUC = rocAUC(truth: folder.labels, probabilities: predictions.map(\.probabilities), classes: k)
-        let known = scores.rocAUC.compactMap { $0 }
-        scores.macroROCAUC = known.isEmpty ? nil : known.reduce(0, +) / Double(known.count)
-        scores.topLosses = zip(folder.files, zip(folder.labels, predictions)).map { file, pair in
-            let p = Double(max(pair.1.probabilities[pair.0], 1e-12))
-            return ClassificationScores.TopLoss(file: file, truth: info.classes[pair.0], predicted: info.classes[pair.1.label],
-                                                probabilityOfTruth: p, loss: -log(p))
-        }.sorted { $0.loss > $1.loss }.prefix(10).map { $0 }
         let confusion = scores.confusion
         print(String(format: "accuracy %.4f on %d images", scores.accuracy, scores.images) + (tta ? ", each averaged with its mirror image" : ""))
         print("class".padding(toLength: 20, withPad: " ", startingAt: 0) + " precision  recall     f1  ROC AUC  support")
@@ -82,8 +69,7 @@ struct EvaluateCommand: ParsableCommand {
 
 extension EvaluateCommand {
     /// Per-class precision, recall and F1 at probability 0.5, ROC AUC, exact-match and per-label accuracy.
-    func reportMultiLabel(folder: ImageFolder, predictions: [Prediction], classes: [String]) throws {
-        let scores = MultiLabelScores(truth: folder.labelSets, predictions: predictions, names: classes)
+    func report(_ scores: MultiLabelScores) throws {
         print(String(format: "multi-label: exact match %.4f, per-label accuracy %.4f on %d images (classes predicted at probability %g or more)",
                      scores.exactMatch, scores.labelAccuracy, scores.images, scores.threshold))
         print("class".padding(toLength: 20, withPad: " ", startingAt: 0) + " precision  recall     f1  ROC AUC  support")

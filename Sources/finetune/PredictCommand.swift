@@ -1,5 +1,6 @@
 import ArgumentParser
 import Core
+import FineTune
 import Foundation
 import Zoo
 import ZooIO
@@ -44,6 +45,7 @@ struct PredictCommand: ParsableCommand {
         if let output { try DurableFile.checkWritable(output) }
         let (net, info) = try Checkpoint.load(model)
         try net.checkMemory(batch: 32, training: false, inputDescription: "\(info.imageSize)x\(info.imageSize)")
+        let predictor = Predictor(net, mirrorAveraged: tta)
         let columns = PredictionColumns(multiLabel: info.multiLabel, classes: info.classes, topK: topK)
         var csv = columns.header
         var written = 0
@@ -56,22 +58,20 @@ struct PredictCommand: ParsableCommand {
                 // A test set in the CSV layout: predict the files its CSV lists, in its order.
                 let folder = try ImageFolder(root: path, size: info.imageSize, classes: info.classes, cropToSquare: info.crop ?? false)
                 for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
-                for start in stride(from: 0, to: folder.count, by: 32) {
-                    let indices = Array(start..<min(start + 32, folder.count))
-                    let probabilities = try predictProbabilities(net, folder.images(indices, preprocessing: info.preprocessingMode),
-                                                                 mirrorAveraged: tta)
-                    csv += columns.rows(indices.map { (folder.files[$0] as NSString).lastPathComponent }, probabilities)
+                _ = try predictor.predict(count: folder.count, images: { folder.images($0, preprocessing: info.preprocessingMode) }, done: { indices, predictions in
+                    csv += columns.rows(indices.map { (folder.files[$0] as NSString).lastPathComponent }, predictions)
                     written += indices.count
-                }
+                })
             } else {
                 let files = try imageFiles([path])
-                for start in stride(from: 0, to: files.count, by: 32) {
-                    let chunk = Array(files[start..<min(start + 32, files.count)])
-                    let x = try imageBatch(chunk, height: info.imageSize, width: info.imageSize, preprocessing: info.preprocessingMode,
-                                           cropToSquare: info.crop ?? false)
-                    csv += columns.rows(chunk, try predictProbabilities(net, x, mirrorAveraged: tta))
-                    written += chunk.count
+                let images = { (indices: [Int]) in
+                    try imageBatch(indices.map { files[$0] }, height: info.imageSize, width: info.imageSize,
+                                   preprocessing: info.preprocessingMode, cropToSquare: info.crop ?? false)
                 }
+                _ = try predictor.predict(count: files.count, images: images, done: { indices, predictions in
+                    csv += columns.rows(indices.map { files[$0] }, predictions)
+                    written += indices.count
+                })
             }
         }
         if let output {
@@ -93,12 +93,10 @@ struct PredictionColumns {
 
     var header: String { multiLabel ? "file,labels,probabilities,top_k\n" : "file,class,probability,top_k\n" }
 
-    /// Rows for `names` from their probabilities (one row of `classes.count` per name).
-    func rows(_ names: [String], _ probabilities: Tensor) -> String {
-        let k = classes.count
+    /// Rows for `names` from their predictions.
+    func rows(_ names: [String], _ predictions: [Prediction]) -> String {
         var text = ""
-        for (row, name) in names.enumerated() {
-            let prediction = Prediction(probabilities: Array(probabilities.data[(row * k)..<((row + 1) * k)]))
+        for (name, prediction) in zip(names, predictions) {
             let p = prediction.probabilities
             let ranked = p.indices.sorted { p[$0] > p[$1] }
             let top = ranked.prefix(topK).map { "\(classes[$0]):\(String(format: "%.4f", p[$0]))" }.joined(separator: ";")

@@ -24,11 +24,10 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long, help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
     var base: Architecture
 
-    @Option(name: .long, help: "Folder with one sub-folder of images per class.")
-    var data: String
-
     @Option(name: .long, help: ArgumentHelp("Base weights, as for train.", valueName: "imagenet|FILE|none"))
-    var weights: String = "imagenet"
+    var weights: RunConfiguration.Weights = .imagenet
+
+    @OptionGroup(title: "Data") var data: DataOptions
 
     @Option(name: .long, help: "Learning rates to try (comma-separated).")
     var lr: String = "1e-3"
@@ -42,8 +41,6 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long, help: "Base learning-rate multipliers to try (default as in train: 0.1, or 1 with --weights none).")
     var baseLrMult: String?
 
-    private var multipliers: String { baseLrMult ?? "\(TrainCommand.defaultBaseRateFactor(weights: weights))" }
-
     @Option(name: .long, parsing: .unconditional, help: "Epochs per trial.")
     var epochs: Int = 4
 
@@ -53,17 +50,21 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Try this many combinations picked at random instead of the whole grid.")
     var random: Int?
 
-    @Option(name: .long, parsing: .unconditional, help: "Input height and width (default: the model's own).")
-    var imageSize: Int?
-
     @Option(name: .long, help: "Seed of the split, the trials' runs and the random pick.")
     var seed: UInt64 = 0
 
-    @Option(name: .long, help: ArgumentHelp("Folder for the trials and results (default: a new runs/search-N, with runs/latest linked to it).", valueName: "FOLDER"))
-    var output: String?
+    @OptionGroup(title: "Output") var output: OutputOptions
 
-    @Flag(name: .long, help: "Search into an --output folder that holds an earlier search, replacing its trials and results.")
-    var overwrite = false
+    /// A trial's settings; everything else is the same in every trial.
+    private var baseConfiguration: RunConfiguration {
+        var config = RunConfiguration(base: base, data: data.configuration(data.data!), phases: [],
+                                      phasesDescription: "freeze \(freezeEpochs) of \(epochs)")
+        config.weights = weights
+        config.seed = seed
+        return config
+    }
+
+    private var multipliers: String { baseLrMult ?? "\(baseConfiguration.effectiveBaseRateFactor)" }
 
     struct Trial: Codable {
         let trial: Int
@@ -85,6 +86,7 @@ struct SearchCommand: ParsableCommand {
     }
 
     func validate() throws {
+        guard data.data != nil else { throw ValidationError("--data is required: a folder with one sub-folder of images per class") }
         let _: [Float] = try values(lr, "--lr")
         let _: [Int] = try values(batchSize, "--batch-size")
         let _: [Float] = try values(dropout, "--dropout")
@@ -93,7 +95,7 @@ struct SearchCommand: ParsableCommand {
             throw ValidationError("--epochs must be at least 1 and --freeze-epochs between 0 and --epochs")
         }
         if let random, random < 1 { throw ValidationError("--random must be at least 1") }
-        try validateImageSize(imageSize, base: base)
+        try validateImageSize(data.imageSize, base: base)
     }
 
     func run() throws {
@@ -112,34 +114,23 @@ struct SearchCommand: ParsableCommand {
             var rng = SeededGenerator(seed: seed)
             grid = Array(grid.shuffled(using: &rng).prefix(random))
         }
-        let root: URL
-        if let output {
-            do {
-                try RunDirectory.claim(output, files: RunDirectory.searchFiles, replace: overwrite)
-            } catch let error as RunDirectoryError {
-                throw ValidationError(error.description)
-            }
-            root = URL(fileURLWithPath: output)
-        } else {
-            root = URL(fileURLWithPath: try RunDirectory.fresh(in: "runs", named: "search"))
-        }
+        let root = URL(fileURLWithPath: try output.folder(named: "search", files: RunDirectory.searchFiles))
         print("search: \(counted(grid.count, "trial")) of \(counted(epochs, "epoch")) on \(data)")
         var results: [Trial] = []
         for var trial in grid {
             let folder = root.appendingPathComponent("trial-\(trial.trial)").path
             print("trial \(trial.trial): lr \(trial.learningRate), batch \(trial.batchSize), dropout \(trial.dropout), base-lr-mult \(trial.baseLearningRateMultiplier)")
-            var arguments = ["--base", base.rawValue, "--data", data, "--weights", weights, "--epochs", "\(epochs)",
-                             "--freeze-epochs", "\(freezeEpochs)", "--lr", "\(trial.learningRate)", "--batch-size", "\(trial.batchSize)",
-                             "--dropout", "\(trial.dropout)", "--base-lr-mult", "\(trial.baseLearningRateMultiplier)",
-                             "--seed", "\(seed)", "--output", folder]
-            if let imageSize { arguments += ["--image-size", "\(imageSize)"] }
+            var config = baseConfiguration
+            config.phases = RunConfiguration.phases(epochs: epochs, headEpochs: freezeEpochs, learningRate: trial.learningRate)
+            (config.batchSize, config.dropout, config.baseRateFactor) = (trial.batchSize, trial.dropout, trial.baseLearningRateMultiplier)
             let start = Date()
-            try TrainCommand.parse(arguments).run()
+            let result = try RunPrinter.train(TrainingRun(config, folder: RunFolder(folder)), resume: false)
             trial.seconds = Date().timeIntervalSince(start)
-            let history = try JSONDecoder().decode([EpochRecord].self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/history.json")))
-            let best = history.max { ($0.validationAccuracy ?? $0.accuracy) < ($1.validationAccuracy ?? $1.accuracy) }
-            trial.validationAccuracy = best.map { $0.validationAccuracy ?? $0.accuracy } ?? 0
-            trial.validationLoss = best?.validationLoss
+            if case .finished(_, _, let history, _, _) = result,
+               let best = history.max(by: { ($0.validationAccuracy ?? $0.accuracy) < ($1.validationAccuracy ?? $1.accuracy) }) {
+                trial.validationAccuracy = best.validationAccuracy ?? best.accuracy
+                trial.validationLoss = best.validationLoss
+            }
             results.append(trial)
         }
         results.sort { $0.validationAccuracy > $1.validationAccuracy }

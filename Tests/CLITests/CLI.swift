@@ -29,3 +29,28 @@ extension XCTestCase {
         }
     }
 }
+
+extension CLI {
+    /// Runs the binary until it prints `marker` on standard output, then sends SIGTERM (as Ctrl-C would) and
+    /// waits: the exit status and what it printed.
+    static func interrupt(_ arguments: [String], after marker: String, in directory: URL = packageRoot) throws -> (status: Int32, stdout: String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var printed = ""
+        while !printed.contains(marker) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            printed += String(decoding: chunk, as: UTF8.self)
+        }
+        kill(process.processIdentifier, SIGTERM)
+        printed += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, printed)
+    }
+}

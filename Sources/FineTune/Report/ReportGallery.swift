@@ -1,11 +1,10 @@
-import FineTune
 import Foundation
 import ZooIO
 
 /// The validation images a report shows: every mistake before any right answer, cut at `limit` only once
 /// that order is set, with a count of each kind the cut leaves out, so no mistake is hidden uncounted.
-struct ReportGallery {
-    struct Sample {
+public struct ReportGallery {
+    public struct Sample {
         /// The image's position in its folder.
         let index: Int
         let file: String
@@ -15,13 +14,13 @@ struct ReportGallery {
         let isMistake: Bool
     }
 
-    static let defaultLimit = 48
-    let shown: [(sample: Sample, image: RGBImage)]
-    let hiddenMistakes: Int
-    let hiddenCorrect: Int
+    public static let defaultLimit = 48
+    public let shown: [(sample: Sample, image: RGBImage)]
+    public let hiddenMistakes: Int
+    public let hiddenCorrect: Int
 
     /// Only the shown images are read (`image` gives the one at a folder position).
-    init(_ samples: [Sample], limit: Int = defaultLimit, image: (Int) -> RGBImage) {
+    public init(_ samples: [Sample], limit: Int = defaultLimit, image: (Int) -> RGBImage) {
         let ordered = samples.filter(\.isMistake) + samples.filter { !$0.isMistake }
         shown = ordered.prefix(limit).map { ($0, image($0.index)) }
         let hidden = ordered.dropFirst(limit)
@@ -32,7 +31,7 @@ struct ReportGallery {
 
 extension ReportGallery.Sample {
     /// The top class and its probability against the image's class.
-    init(singleLabel prediction: Prediction, index: Int, in folder: ImageFolder) {
+    public init(singleLabel prediction: Prediction, index: Int, in folder: ImageFolder) {
         self.init(index: index, file: folder.files[index], truth: folder.classes[folder.labels[index]],
                   predicted: folder.classes[prediction.label] + String(format: " (%.2f)", prediction.probability),
                   isMistake: prediction.label != folder.labels[index])
@@ -40,7 +39,7 @@ extension ReportGallery.Sample {
 
     /// The classes at the threshold or above, with their probabilities, against the image's classes; a
     /// mistake is any difference between the two sets.
-    init(multiLabel prediction: Prediction, index: Int, in folder: ImageFolder) {
+    public init(multiLabel prediction: Prediction, index: Int, in folder: ImageFolder) {
         let predicted = prediction.labelsAboveThreshold
         let truth = folder.labelSets[index]
         self.init(index: index, file: folder.files[index], truth: Self.labelSet(truth.map { folder.classes[$0] }),

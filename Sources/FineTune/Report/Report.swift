@@ -1,23 +1,22 @@
 import Core
-import FineTune
 import Foundation
 import ZooIO
 
 /// report.html (self-contained: inline SVG charts and images as data URIs, so it opens from disk with
 /// no network) plus the curves as loss.png and accuracy.png.
-struct RunReport {
+public struct RunReport {
     /// The validation scores of the best checkpoint.
-    enum Scores {
+    public enum Scores {
         case singleLabel(ClassificationScores)
         case multiLabel(MultiLabelScores)
     }
 
-    let title: String
-    let history: [EpochRecord]
-    let scores: Scores?
-    let gallery: ReportGallery?
+    public let title: String
+    public let history: [EpochRecord]
+    public let scores: Scores?
+    public let gallery: ReportGallery?
 
-    func write(to directory: URL) throws {
+    public func write(to directory: URL) throws {
         let loss = Chart(title: "loss", history: history, training: \.loss, validation: \.validationLoss)
         let accuracy = Chart(title: "accuracy", history: history, training: \.accuracy, validation: \.validationAccuracy)
         try DurableFile.write(loss.png(), to: directory.appendingPathComponent("loss.png"))

@@ -1,4 +1,3 @@
-import FineTune
 import Foundation
 import ZooIO
 

@@ -1,27 +1,18 @@
 import Foundation
-
-extension Prediction {
-    /// A multi-label model predicts every class whose sigmoid output reaches this.
-    static let multiLabelThreshold: Float = 0.5
-
-    /// The classes at `multiLabelThreshold` or more, the most probable first.
-    var labelsAboveThreshold: [Int] {
-        probabilities.indices.filter { probabilities[$0] >= Self.multiLabelThreshold }.sorted { probabilities[$0] > probabilities[$1] }
-    }
-}
+import ZooIO
 
 /// Multi-label scores at `Prediction.multiLabelThreshold`: per-class precision, recall and F1, ROC AUC,
 /// exact-match and per-label accuracy.
-struct MultiLabelScores: Codable {
-    let threshold: Float
-    let exactMatch: Double
-    let labelAccuracy: Double
-    let classes: [ClassificationScores.PerClass]
-    let rocAUC: [Double?]
-    let images: Int
+public struct MultiLabelScores: Codable {
+    public let threshold: Float
+    public let exactMatch: Double
+    public let labelAccuracy: Double
+    public let classes: [ClassificationScores.PerClass]
+    public let rocAUC: [Double?]
+    public let images: Int
 
     /// `truth`: each image's classes.
-    init(truth: [[Int]], predictions: [Prediction], names: [String]) {
+    public init(truth: [[Int]], predictions: [Prediction], names: [String]) {
         let truth = truth.map(Set.init), predicted = predictions.map { Set($0.labelsAboveThreshold) }
         // One pass over the images' labels: true positives, predicted and actual counts per class.
         var (hits, predictedCounts, actualCounts) = ([Int](repeating: 0, count: names.count), [Int](repeating: 0, count: names.count),
