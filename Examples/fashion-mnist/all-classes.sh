@@ -4,19 +4,19 @@
 # 10,000 images are only used once, to evaluate the final weights. Writes runs/fashion-mnist/all-classes-seedN/
 # results.json (all-classes-no-hold-out-seedN with VAL_SPLIT=0; other settings name their own folders).
 # The 28×28 images are scaled to 64×64: ResNet50's ImageNet stem divides its input by four before the
-# first residual block, and at 32×32 that leaves 8×8 maps (README: 32, 48 and 64 compared).
-# Usage: Examples/fashion-mnist/all-classes.sh   (SIZE=64 EPOCHS=7 SEED=0 VAL_SPLIT=0.05 by default, and the README
-#        table's recipe: OPTIMIZER=sgd LR=0.05 MOMENTUM=0.9 WEIGHT_DECAY=5e-3 CLIP_NORM=2. VAL_SPLIT=0 trains on all
-#        60,000 images, with no validation figures during training; LR is the optimizer's peak rate; OPTIMIZER is one
-#        of finetune's --optimizer values, and any but sgd starts from LR=1e-3 and its own settings; WEIGHT_DECAY,
-#        MOMENTUM and CLIP_NORM set --weight-decay, --momentum and --clip-norm, and set empty (CLIP_NORM=) they leave
-#        the flag off)
+# first residual block, and at 32×32 that leaves 8×8 maps (docs/experiments.md: 32, 48 and 64 compared).
+# Usage: Examples/fashion-mnist/all-classes.sh   (SIZE=64 EPOCHS=7 SEED=0 VAL_SPLIT=0.05 by default, and the recipe
+#        of the table in Examples/fashion-mnist/README.md: OPTIMIZER=sgd LR=0.05 MOMENTUM=0.9 WEIGHT_DECAY=5e-3
+#        CLIP_NORM=2. VAL_SPLIT=0 trains on all 60,000 images, with no validation figures during training; LR is the
+#        optimizer's peak rate; OPTIMIZER is one of finetune's --optimizer values, and any but sgd starts from
+#        LR=1e-3 and its own settings; WEIGHT_DECAY, MOMENTUM and CLIP_NORM set --weight-decay, --momentum and
+#        --clip-norm, and set empty (CLIP_NORM=) they leave the flag off)
 source "$(dirname "$0")/common.sh"
 seed=${SEED:-0}
 # Runs on all 60,000 images, at another rate or with other optimizer settings get their own folders, so all
 # kinds of run can sit side by side.
 held=${VAL_SPLIT:-0.05} optimizer=${OPTIMIZER:-sgd}
-# SGD from scratch needs its first gradients clipped (README); the other optimizers start from Adam's rate.
+# SGD from scratch needs its first gradients clipped (docs/experiments.md); the other optimizers start from Adam's rate.
 if [ "$optimizer" = sgd ]; then recipe=(0.05 5e-3 0.9 2); else recipe=(1e-3 "" "" ""); fi
 # Unset takes the recipe's value, set empty leaves the flag off.
 rate=${LR:-${recipe[0]}} decay=${WEIGHT_DECAY-${recipe[1]}} momentum=${MOMENTUM-${recipe[2]}} clip=${CLIP_NORM-${recipe[3]}}

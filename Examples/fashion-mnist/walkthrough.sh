@@ -4,7 +4,7 @@
 #   2. ResNet50 is pretrained from scratch on classes 0–4 (T-shirt/top … Coat) at 32×32 and its base exported
 #      in the layout of Keras' published no-top files (cached: later runs reuse it). BatchNorm keeps its
 #      initial identity statistics there (--no-train-bn): statistics of tops and trousers misnormalise
-#      shoes and bags, and a base pretrained with them transfers worse (README);
+#      shoes and bags, and a base pretrained with them transfers worse (docs/experiments.md);
 #   3. for each seed, models learn classes 5–9 (Sandal … Ankle boot) from 30 images per class:
 #      the pretrained base fine-tuned (head first, then every layer with the base at a tenth of the rate);
 #      the same ResNet50 from scratch as Keras trains it (BatchNorm learning its statistics) and with

@@ -33,7 +33,7 @@ final class LayerGroupTests: XCTestCase {
     }
 
     func testParameterCountsMatchKeras() throws {
-        // keras.applications at the default size (KERAS-FORMATS.md §4.1).
+        // keras.applications at the default size (docs/keras-formats.md §7.1).
         let expected: [(Architecture, Bool, Int)] = [
             (.resnet50, true, 25_636_712), (.resnet50, false, 23_587_712),
             (.inceptionV3, true, 23_851_784), (.inceptionV3, false, 21_802_784),
