@@ -202,8 +202,12 @@ public func imageFiles(_ arguments: [String]) throws -> [String] {
             throw ModelError("\(argument) does not exist; pass image files or folders of images")
         }
         if isDirectory.boolValue {
-            let names = try FileManager.default.contentsOfDirectory(atPath: argument).sorted()
-            files += names.filter { ImageDecoder.extensions.contains(($0 as NSString).pathExtension.lowercased()) }
+            // Sub-folders too (a test set in class folders), each file named by its path below the folder.
+            let enumerator = FileManager.default.enumerator(at: URL(fileURLWithPath: argument), includingPropertiesForKeys: nil,
+                                                            options: [.skipsHiddenFiles])
+            let root = URL(fileURLWithPath: argument).standardizedFileURL.path
+            let names = (enumerator?.allObjects as? [URL] ?? []).map { String($0.standardizedFileURL.path.dropFirst(root.count + 1)) }
+            files += names.filter { ImageDecoder.extensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
                 .map { (argument as NSString).appendingPathComponent($0) }
         } else {
             files.append(argument)

@@ -32,6 +32,23 @@ final class HelpTextTests: XCTestCase {
         }
     }
 
+    /// Every command's help as committed in Tests/CLITests/help/; a change to a flag or its text shows here.
+    /// After a deliberate change: FINETUNE_UPDATE_HELP=1 swift test --filter HelpTextTests, then review the diff.
+    func testHelpMatchesItsSnapshot() throws {
+        let folder = packageRoot.appendingPathComponent("Tests/CLITests/help")
+        let update = ProcessInfo.processInfo.environment["FINETUNE_UPDATE_HELP"] == "1"
+        for command in Self.commands {
+            let help = try CLI.run(command + ["--help"], environment: ["COLUMNS": "80"])
+            let file = folder.appendingPathComponent((["finetune"] + command).joined(separator: "-") + ".txt")
+            if update {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                try help.stdout.write(to: file, atomically: true, encoding: .utf8)
+            }
+            let snapshot = try String(contentsOf: file, encoding: .utf8)
+            XCTAssertEqual(help.stdout, snapshot, "finetune \(command.joined(separator: " ")) --help differs from \(file.path)")
+        }
+    }
+
     func testTheCommandAloneExplainsItself() throws {
         let alone = try CLI.run([])
         XCTAssertEqual(alone.status, 0, alone.stderr)
