@@ -38,8 +38,8 @@ let first = try TrainingRun(config, folder: folder).run(events: { event in
 if case .stopped(let position) = first { print("stopped in phase \(position.phase + 1); resuming") }
 
 // Resume from the folder alone: the configuration is in resume.h5.
-guard case .finished(let best, _, _, _, _) = try TrainingRun.resuming(folder).run(resume: true, events: show) else { exit(1) }
-print(String(format: "best validation accuracy %.3f; report: %@", best, folder.report.path))
+guard case .finished(let best?, _, _, _, _) = try TrainingRun.resuming(folder).run(resume: true, events: show) else { exit(1) }
+print(String(format: "best validation accuracy %.3f; report: %@", best.validationAccuracy ?? 0, folder.report.path))
 
 // Score the best checkpoint on the images the run validated on (split.json lists them).
 let evaluation = try Evaluation(checkpoint: folder.best.path)

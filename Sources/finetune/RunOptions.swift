@@ -8,6 +8,7 @@ import ZooIO
 extension OptimizerKind: ExpressibleByArgument {}
 extension Augmentation.Policy: ExpressibleByArgument {}
 extension RunConfiguration.ClassWeighting: ExpressibleByArgument {}
+extension RunConfiguration.Monitor: ExpressibleByArgument {}
 
 extension LearningRateSchedule: ExpressibleByArgument {
     public var defaultValueDescription: String { "constant" }
@@ -186,11 +187,16 @@ struct ScheduleOptions: ParsableArguments {
     @Option(name: .long, parsing: .unconditional, help: "Stop a phase after this many epochs without a better validation loss.")
     var earlyStopping: Int?
 
+    @Option(name: .long, help: "What picks best.h5: the epoch with the highest val_accuracy or the lowest val_loss (training accuracy or loss without validation images).")
+    var monitor: RunConfiguration.Monitor = .validationAccuracy
+
     var totalEpochs: Int { epochs ?? 10 }
     /// Defaults adapt to a short run: `--epochs 1` trains everything for its one epoch.
     var headEpochs: Int { freezeEpochs ?? min(3, totalEpochs / 2) }
 
-    var values: [String] { ["\(epochs as Any)", "\(freezeEpochs as Any)", schedule?.text ?? "", lrSchedule.argument, "\(earlyStopping as Any)"] }
+    var values: [String] {
+        ["\(epochs as Any)", "\(freezeEpochs as Any)", schedule?.text ?? "", lrSchedule.argument, "\(earlyStopping as Any)", monitor.rawValue]
+    }
 
     func validate() throws {
         if let earlyStopping, earlyStopping < 1 { throw ValidationError("--early-stopping must be at least 1 epoch") }

@@ -10,11 +10,14 @@ import ZooIO
 struct RunPrinter {
     private var steps = ProgressLine()
     private var phaseCount = 0
+    /// The phase trains from cached base features: its rate counts features, not images through the base.
+    private var cachedPhase = false
     private var batchSize = 32
 
     /// Runs `run` to its end, printing; a stop request saves the state and exits with 130.
     @discardableResult
-    static func train(_ run: TrainingRun, resume: Bool) throws -> RunResult {
+    /// `keepsCheckpoints` false: a search trial, whose checkpoints the search removes, so they go unnamed.
+    static func train(_ run: TrainingRun, resume: Bool, keepsCheckpoints: Bool = true) throws -> RunResult {
         var printer = RunPrinter()
         printer.batchSize = run.configuration.batchSize
         printer.phaseCount = run.configuration.phases.count
@@ -37,9 +40,13 @@ struct RunPrinter {
                 print("stopped before report.html was written; the run had finished: checkpoints in \(output)/best.h5 and \(output)/last.h5")
                 throw ExitCode(130)
             }
-            // Without held-out images best.h5 is the epoch with the best training accuracy; say so rather than call it validation.
-            let bestScore = validated ? "best validation accuracy" : "best training accuracy (no validation images)"
-            print("\(bestScore) \(String(format: "%.4f", best)); checkpoints in \(output)/best.h5 and \(output)/last.h5")
+            // Without held-out images best.h5 is the epoch with the best training figure; say so rather than call it validation.
+            let monitor = run.configuration.monitor
+            let quantity = monitor == .validationLoss ? "loss" : "accuracy"
+            let value = best.map { monitor == .validationLoss ? -monitor.score($0) : monitor.score($0) } ?? .nan
+            let bestScore = (validated ? "best validation \(quantity)" : "best training \(quantity) (no validation images)")
+                + " \(String(format: "%.4f", value))"
+            print(keepsCheckpoints ? "\(bestScore); checkpoints in \(output)/best.h5 and \(output)/last.h5" : bestScore)
             if !skipped.isEmpty {
                 print("skipped \(counted(skipped.count, "file")) that cannot be used (all listed in \(output)/skipped.json):")
                 for skip in skipped.prefix(20) { print("  \(skip.path): \(skip.reason)") }
@@ -72,22 +79,25 @@ struct RunPrinter {
         }
     }
 
+    private var unit: String { cachedPhase ? "features" : "images" }
+
     private mutating func show(_ event: FineTuneEvent) {
         switch event {
         case .phaseStarted(let index, let phase, let count, let cached):
             steps.finish()
+            cachedPhase = cached
             print("phase \(index + 1)/\(phaseCount): \(phase.deepestGroup) for \(counted(phase.epochs, "epoch")) at \(phase.learningRate), \(count) trainable parameters\(cached ? " (from cached base features)" : "")")
         case .step(_, let epoch, let step, let total, let loss, _, _, let accuracy, let rate):
             let left = Double(total - step - 1) * Double(batchSize) / max(rate, 1e-9)
             steps.show(ProgressLine.bar(step + 1, of: total) + " epoch \(epoch + 1) [\(step + 1)/\(total)] "
-                       + String(format: "loss %.4f accuracy %.3f, %.1f images/s, ETA %.0f s", loss, accuracy, rate, left))
+                       + String(format: "loss %.4f accuracy %.3f, %.1f %@/s, ETA %.0f s", loss, accuracy, rate, unit, left))
         case .epochEnded(let r, _):
             steps.finish()
             var text = String(format: "  phase %d epoch %d: loss %.4f accuracy %.4f", r.phase + 1, r.epoch + 1, r.loss, r.accuracy)
             if let loss = r.validationLoss, let accuracy = r.validationAccuracy {
                 text += String(format: ", validation loss %.4f accuracy %.4f", loss, accuracy)
             }
-            print(text + String(format: ", lr %.2g, %.1f s, %.1f images/s", r.learningRate, r.seconds, r.imagesPerSecond))
+            print(text + String(format: ", lr %.2g, %.1f s, %.1f %@/s", r.learningRate, r.seconds, r.imagesPerSecond, unit))
         case .earlyStop(let phase, let epoch):
             print("early stop in phase \(phase + 1) after epoch \(epoch + 1)")
         }
@@ -169,6 +179,7 @@ struct RunPrinter {
         add("--batch-size", "\(config.batchSize)", unless: "\(defaults.batchSize)")
         add("--dropout", "\(config.dropout)", unless: "\(defaults.dropout)")
         add("--seed", "\(config.seed)", unless: "0")
+        add("--monitor", config.monitor.rawValue, unless: defaults.monitor.rawValue)
         return flags
     }
 }

@@ -124,10 +124,9 @@ struct SearchCommand: ParsableCommand {
             config.phases = RunConfiguration.phases(epochs: epochs, headEpochs: freezeEpochs, learningRate: trial.learningRate)
             (config.batchSize, config.dropout, config.baseRateFactor) = (trial.batchSize, trial.dropout, trial.baseLearningRateMultiplier)
             let start = Date()
-            let result = try RunPrinter.train(TrainingRun(config, folder: RunFolder(folder)), resume: false)
+            let result = try RunPrinter.train(TrainingRun(config, folder: RunFolder(folder)), resume: false, keepsCheckpoints: false)
             trial.seconds = Date().timeIntervalSince(start)
-            if case .finished(_, _, let history, _, _) = result,
-               let best = history.max(by: { ($0.validationAccuracy ?? $0.accuracy) < ($1.validationAccuracy ?? $1.accuracy) }) {
+            if case .finished(let best?, _, _, _, _) = result {
                 trial.validationAccuracy = best.validationAccuracy ?? best.accuracy
                 trial.validationLoss = best.validationLoss
             }

@@ -92,6 +92,7 @@ struct TrainCommand: ParsableCommand {
         config.weights = weights
         config.learningRateSchedule = schedule.lrSchedule
         config.earlyStopping = schedule.earlyStopping
+        config.monitor = schedule.monitor
         optimizer.apply(to: &config)
         (config.dropout, config.hidden) = (head.dropout, head.hidden)
         config.augmentation = augmentation.settings

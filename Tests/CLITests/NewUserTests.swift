@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import ZooIO
 import XCTest
 
 /// What a new user meets in the first hour (issue 24): defaults that adapt, flags that cannot apply
@@ -13,6 +14,31 @@ final class NewUserTests: XCTestCase {
                                     "--labels", "\(Self.idx)/t10k-labels-idx1-ubyte.gz", "--classes", "0,1",
                                     "--per-class", "\(perClass)", "--output", data]).status, 0)
         return data
+    }
+
+    /// --monitor picks what best.h5 holds; the head phase's rate counts cached features; a search names
+    /// no checkpoint it then deletes.
+    func testMonitorPicksTheBestCheckpointAndSearchNamesOnlyWhatItKeeps() throws {
+        let directory = try temporaryDirectory("monitor")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = try classFolders(directory, name: "data")
+        let run = directory.appendingPathComponent("run")
+        let trained = try CLI.run(["--base", "small_cnn", "--weights", "none", "--data", data, "--image-size", "32",
+                                   "--schedule", "head:2@1e-3,all:3@1e-2", "--monitor", "val_loss", "--output", run.path])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        XCTAssertTrue(trained.stdout.contains("features/s"), trained.stdout)
+        let rows = try String(contentsOf: run.appendingPathComponent("history.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        let lowest = rows.map { Float($0.split(separator: ",", omittingEmptySubsequences: false)[5])! }.min()!
+        XCTAssertTrue(trained.stdout.contains("best validation loss \(String(format: "%.4f", lowest))"), trained.stdout)
+        let (_, info) = try Checkpoint.load(run.appendingPathComponent("best.h5").path)
+        XCTAssertEqual(info.settings["monitor"], "val_loss")
+
+        assertUserError(try CLI.run(["--base", "small_cnn", "--data", data, "--monitor", "loss"]), status: 64, ["val_accuracy", "val_loss"])
+        let search = try CLI.run(["search", "--base", "small_cnn", "--weights", "none", "--data", data, "--image-size", "32",
+                                  "--epochs", "1", "--freeze-epochs", "0", "--output", directory.appendingPathComponent("search").path])
+        XCTAssertEqual(search.status, 0, search.stderr)
+        XCTAssertFalse(search.stdout.contains("trial-1/best.h5"), search.stdout)
+        XCTAssertTrue(search.stdout.contains("search/best.h5"), search.stdout)
     }
 
     func testDefaultsAdaptAndIgnoredFlagsAreNamed() throws {

@@ -38,6 +38,20 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
         case balanced = "auto"
     }
 
+    /// What picks `best.h5` among the epochs (training accuracy or loss when there are no validation images).
+    public enum Monitor: String, Codable, Sendable, CaseIterable {
+        case validationAccuracy = "val_accuracy"
+        case validationLoss = "val_loss"
+
+        /// The epoch's score, higher is better.
+        public func score(_ record: EpochRecord) -> Float {
+            switch self {
+            case .validationAccuracy: record.validationAccuracy ?? record.accuracy
+            case .validationLoss: -(record.validationLoss ?? record.loss)
+            }
+        }
+    }
+
     /// What data to read and how.
     public struct DataOptions: Codable, Sendable, Equatable {
         /// A folder (class sub-folders, train/ and val/, the CSV layout, IDX files) or an `.npz` file.
@@ -87,6 +101,7 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
     public var augmentedViews = 4
     public var seed: UInt64 = 0
     public var earlyStopping: Int?
+    public var monitor = Monitor.validationAccuracy
 
     /// Head for `headEpochs`, then everything, all at `learningRate`.
     public static func phases(epochs: Int, headEpochs: Int, learningRate: Float) -> [Phase] {
@@ -131,7 +146,7 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
                 "clip_norm": clipNorm.map { "\($0)" } ?? "none", "batch_size": "\(batchSize)", "train_bn": "\(batchNormTrains)",
                 "label_smoothing": "\(labelSmoothing)", "augment": augmentation.description, "seed": "\(seed)", "data": data.path,
                 "class_weights": classWeighting.rawValue, "crop": "\(data.crop)", "hidden": hidden.map { "\($0)" } ?? "none",
-                "dropout": "\(dropout)", "l1": "\(l1)", "l2": "\(l2)"]
+                "dropout": "\(dropout)", "l1": "\(l1)", "l2": "\(l2)", "monitor": monitor.rawValue]
     }
 }
 

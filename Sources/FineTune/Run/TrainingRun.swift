@@ -69,9 +69,9 @@ public enum RunEvent: Sendable {
 
 /// How a run ended.
 public enum RunResult: Sendable {
-    /// All phases ran. `bestScore` is the best validation accuracy (training accuracy without validation
-    /// images); `reportWritten` is false when a stop request came while the report was being made.
-    case finished(bestScore: Float, validated: Bool, history: [EpochRecord], skipped: [ImageFolder.Skipped], reportWritten: Bool)
+    /// All phases ran. `best` is the epoch `best.h5` holds (by the configuration's monitor); `reportWritten` is
+    /// false when a stop request came while the report was being made.
+    case finished(best: EpochRecord?, validated: Bool, history: [EpochRecord], skipped: [ImageFolder.Skipped], reportWritten: Bool)
     /// Stopped on request; `resume.h5` holds the state.
     case stopped(RunPosition)
 }
@@ -172,7 +172,7 @@ public struct TrainingRun {
             position = try JSONDecoder().decode(RunPosition.self, from: Data(saved[RunFolder.positionAttribute]!.utf8))
         }
         let history = HistoryWriter(directory: folder.url, records: position?.history ?? [])
-        var best = (position?.history ?? []).map { $0.validationAccuracy ?? $0.accuracy }.max() ?? -Float.infinity
+        var best = (position?.history ?? []).map(config.monitor.score).max() ?? -Float.infinity
         let configurationText = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
         func saveState(_ position: RunPosition) throws {
             try TrainingState.save(model, optimizer: tuner.optimizer, attributes: [
@@ -194,7 +194,7 @@ public struct TrainingRun {
                 do {
                     try history.append(record)
                     try Checkpoint.save(model, info: info, to: folder.last.path)
-                    let score = record.validationAccuracy ?? record.accuracy
+                    let score = config.monitor.score(record)
                     if score > best {
                         best = score
                         try Checkpoint.save(model, info: info, to: folder.best.path)
@@ -223,7 +223,8 @@ public struct TrainingRun {
         } catch is PredictionStopped {
             reportWritten = false
         }
-        return .finished(bestScore: best, validated: validation != nil, history: tuner.history, skipped: skipped, reportWritten: reportWritten)
+        let bestEpoch = tuner.history.max { config.monitor.score($0) < config.monitor.score($1) }
+        return .finished(best: bestEpoch, validated: validation != nil, history: tuner.history, skipped: skipped, reportWritten: reportWritten)
     }
 
     private func loadBaseWeights(_ backbone: Model, spec: Manifest.Model, note: (RunNote) throws -> Void) throws {
