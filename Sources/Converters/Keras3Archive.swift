@@ -59,11 +59,16 @@ enum Keras3Archive {
         let stored = try Keras3Variables.read(path)
         let nested = stored.filter { $0.keys.count > 1 }.map { Array($0.keys.dropLast()) }
         let base = Dictionary(grouping: nested, by: { $0 }).max { $0.value.count < $1.value.count }?.key ?? []
-        let layers = Dictionary(zip(Keras3Variables.keys(of: model).map { base + [$0] }, model.layers), uniquingKeysWith: { first, _ in first })
+        let positions = Dictionary(zip(Keras3Variables.keys(of: model).map { base + [$0] }, model.layers.indices),
+                                   uniquingKeysWith: { first, _ in first })
+        // The model's layers in its order, then the layers it lacks in the file's.
+        let ordered = stored.enumerated().filter { !$0.element.variables.isEmpty }
+            .sorted { (positions[$0.element.keys] ?? model.layers.count + $0.offset) < (positions[$1.element.keys] ?? model.layers.count + $1.offset) }
         var weights = ForeignWeights(source: path)
-        for entry in stored where !entry.variables.isEmpty {
+        for (_, entry) in ordered {
             let names: [String]
-            if let layer = layers[entry.keys] {
+            if let position = positions[entry.keys] {
+                let layer = model.layers[position]
                 names = layer.parameters.map { "\(layer.name)/\($0.name)" }
                 guard names.count == entry.variables.count else {
                     throw ModelError("\(path): '\(entry.keys.joined(separator: "/"))' holds \(entry.variables.count) variables but \(model.name)'s layer \(layer.name) (\(layer.kerasClass)) has \(names.count); the file is from another architecture or damaged")
@@ -149,7 +154,6 @@ enum Keras3Archive {
         let bias = (config["use_bias"] as? Bool ?? true) ? ["bias"] : []
         switch className {
         case "Conv2D", "Dense": return ["kernel"] + bias
-        case "DepthwiseConv2D": return ["depthwise_kernel"] + bias
         case "SeparableConv2D": return ["depthwise_kernel", "pointwise_kernel"] + bias
         case "BatchNormalization":
             return (config["scale"] as? Bool ?? true ? ["gamma"] : []) + (config["center"] as? Bool ?? true ? ["beta"] : [])
