@@ -39,7 +39,7 @@ final class ReaderTests: XCTestCase {
     }
 
     func testPyTorchCheckpointsReadAsTorchHoldsThem() throws {
-        for name in ["state_dict.pth", "nested.pth", "model_key.pth", "zip64.pth", "deflated.pth"] {
+        for name in ["state_dict.pth", "protocol4.pth", "nested.pth", "model_key.pth", "zip64.pth", "deflated.pth"] {
             let file = try ForeignWeights.read(path: Self.good(name))
             XCTAssertEqual(file.format, .pytorch, name)
             assertBitForBit(file.weights, try expected(name))
