@@ -31,8 +31,7 @@ enum Keras3Archive {
             throw ModelError("\(path) is a .keras archive without model.weights.h5; it holds no weights")
         }
         let described = try describe(config, path: path)
-        let stored = try withPrivateCopy(try archive.read(weightsEntry, maximumSize: inflationLimit(weightsEntry)),
-                                         name: "model.weights.h5", Keras3Variables.read)
+        let stored = try withPrivateCopy(try archive.read(weightsEntry), name: "model.weights.h5", Keras3Variables.read)
         var byKeys = Dictionary(stored.map { ($0.keys, $0.variables) }, uniquingKeysWith: { first, _ in first })
         var weights = ForeignWeights(source: path)
         for layer in described {
@@ -111,8 +110,8 @@ enum Keras3Archive {
         var counters: [String: Int] = [:]
         var previous: String?
         for entry in list {
-            guard let className = entry["class_name"] as? String, let config = entry["config"] as? [String: Any],
-                  let name = (entry["name"] as? String) ?? (config["name"] as? String) else {
+            guard let className = (entry["class_name"] as? String).map(printable), let config = entry["config"] as? [String: Any],
+                  let name = ((entry["name"] as? String) ?? (config["name"] as? String)).map(printable) else {
                 throw ModelError("\(path): config.json has a layer without a class or name; the archive is damaged")
             }
             let base = Keras3Variables.key(forClass: className)
@@ -169,11 +168,6 @@ enum Keras3Archive {
             throw ModelError("\(archive.path): \(member) is not a JSON object; the archive is damaged")
         }
         return object
-    }
-
-    /// Keras stores model.weights.h5 uncompressed; a compressed one may not claim more than 100-fold.
-    private static func inflationLimit(_ entry: ZipArchive.Entry) -> Int {
-        entry.isCompressed ? max(64 << 20, entry.compressedSize.multipliedReportingOverflow(by: 100).partialValue) : Int.max
     }
 
     /// `body` on `bytes` written to a file in a folder only this user can read, removed afterwards:

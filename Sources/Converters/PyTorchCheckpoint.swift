@@ -51,7 +51,7 @@ public enum PyTorchCheckpoint {
             guard let dict = document.dict(candidate) else { break }
             let entries = dict.keys.compactMap { key -> (String, PickleValue)? in
                 guard case .string(let name) = key, let value = dict[key] else { return nil }
-                return (name, value)
+                return (printable(name), value)
             }
             if entries.contains(where: { if case .tensor = $0.1 { true } else { false } }) { return entries }
             guard let nested = nestingKeys.first(where: { dict[.string($0)] != nil }) else {

@@ -186,8 +186,8 @@ func checkedProduct(_ factors: [Int], name: String, what: String) throws -> Int 
     }
 }
 
-/// How far a compressed stream may inflate. Real image and label arrays shrink a few times at most;
-/// a stream that claims to grow more than 100-fold (Apache POI's zip-bomb ratio) beyond a small
+/// How far a compressed stream may inflate. Real image and label arrays and weights shrink a few times
+/// at most; a stream that claims to grow more than 100-fold (Apache POI's zip-bomb ratio) beyond a small
 /// allowance is refused before anything is allocated.
 enum InflationBound {
     static let allowance = 64 << 20
@@ -196,7 +196,7 @@ enum InflationBound {
     static func check(declared: Int, compressed: Int, name: String) throws {
         let limit = max(allowance, compressed.multipliedReportingOverflow(by: ratio).partialValue)
         guard declared <= limit else {
-            throw ModelError("\(name) declares \(declared) bytes from \(compressed) compressed bytes, more than \(ratio)-fold; real image data never compresses that well, so the file is refused as a decompression bomb")
+            throw ModelError("\(name) declares \(declared) bytes from \(compressed) compressed bytes, more than \(ratio)-fold; real images and weights never compress that well, so the file is refused as a decompression bomb")
         }
     }
 }
@@ -220,8 +220,6 @@ public struct NPZ {
     /// The array `name`, or nil when the archive has none by that name.
     public func array(_ name: String) throws -> NPY.RawArray? {
         guard let entry = archive["\(name).npy"] else { return nil }
-        let member = "\(path):\(entry.name)"
-        try InflationBound.check(declared: entry.uncompressedSize, compressed: entry.compressedSize, name: member)
-        return try NPY.decodeRaw(try archive.read(entry, maximumSize: entry.uncompressedSize), name: member)
+        return try NPY.decodeRaw(try archive.read(entry), name: "\(path):\(entry.name)")
     }
 }
