@@ -269,15 +269,16 @@ public final class ReadOnlyFile {
         guard offset >= 0, count >= 0, offset <= size, count <= size - offset else {
             throw ModelError("\(path) is too short to hold \(what) (\(count) bytes at byte \(offset) of \(size)); the file is truncated or damaged")
         }
-        do {
-            try handle.seek(toOffset: UInt64(offset))
-            let data = try handle.read(upToCount: count) ?? Data()
-            guard data.count == count else { throw ModelError("\(path) became shorter while it was read") }
-            return [UInt8](data)
-        } catch let error as ModelError {
-            throw error
-        } catch {
-            throw ModelError("cannot read \(path): \(error.localizedDescription)")
+        // Straight into the array: a storage or weights member can be hundreds of megabytes.
+        return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            while initialized < count {
+                let n = pread(handle.fileDescriptor, buffer.baseAddress! + initialized, count - initialized, off_t(offset + initialized))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    throw ModelError(n == 0 ? "\(path) became shorter while it was read" : "cannot read \(path): \(String(cString: strerror(errno)))")
+                }
+                initialized += n
+            }
         }
     }
 }
