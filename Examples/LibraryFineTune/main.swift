@@ -3,7 +3,7 @@
 //
 //   swift run -c release library-finetune-example DATA [BASE] [RUN_FOLDER] [WEIGHTS.h5]
 //
-// DATA is a folder of class sub-folders, the CSV layout or IDX files. Without a weights
+// DATA is any layout `finetune train` reads (class sub-folders, CSV, IDX files, .npz). Without a weights
 // file the base starts from random weights.
 import FineTune
 import Foundation
@@ -43,7 +43,6 @@ print(String(format: "best validation accuracy %.3f; report: %@", best.validatio
 
 // Score the best checkpoint on the images the run validated on (split.json lists them).
 let evaluation = try Evaluation(checkpoint: folder.best.path)
-let images = try ImageFolder.idx(root: data, prefix: "train", size: evaluation.info.imageSize)
-    ?? ImageFolder(root: data, size: evaluation.info.imageSize, classes: evaluation.info.classes)
+let images = try ImageFolder.anyLayout(data, size: evaluation.info.imageSize, classes: evaluation.info.classes, idxPrefix: "train")
 let scores = try evaluation.scores(images, indices: folder.validationIndices(in: images, data: data))
 print(String(format: "validation: accuracy %.3f, macro F1 %.3f on %d images", scores.accuracy, scores.macroF1, scores.images))

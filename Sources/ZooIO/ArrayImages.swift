@@ -66,9 +66,19 @@ extension ImageFolder {
         store = .memory(bytes)
     }
 
+    /// Data in any layout: an `.npz` archive, a folder of IDX files (the `idxPrefix` pair: `train` to train,
+    /// `t10k` to test), or a folder of images (class sub-folders or the CSV layout). With `known` classes (a
+    /// checkpoint's), every label must be among them.
+    public static func anyLayout(_ path: String, size: Int, classes known: [String]? = nil, cropToSquare: Bool = false,
+                                 memoryBudget: Int = defaultMemoryBudget, idxPrefix: String) throws -> ImageFolder {
+        if path.lowercased().hasSuffix(".npz") { return try npz(path, size: size, classes: known, memoryBudget: memoryBudget) }
+        if let arrays = try idx(root: path, prefix: idxPrefix, size: size, classes: known, memoryBudget: memoryBudget) { return arrays }
+        return try ImageFolder(root: path, size: size, classes: known, cropToSquare: cropToSquare, memoryBudget: memoryBudget)
+    }
+
     /// A `.npz` archive with `x` (uint8 images, N×H×W or N×H×W×C) and `y` (integer labels); the labels
-    /// present are the classes, named by their values.
-    public static func npz(_ path: String, size: Int, memoryBudget: Int = defaultMemoryBudget) throws -> ImageFolder {
+    /// present are the classes, named by their values, unless `known` (the training set's classes) is given.
+    public static func npz(_ path: String, size: Int, classes known: [String]? = nil, memoryBudget: Int = defaultMemoryBudget) throws -> ImageFolder {
         let archive = try NPZ(path)
         guard let y = try archive.array("y"), let x = try archive.array("x") else {
             throw ModelError("\(path) needs arrays named x (images) and y (labels); it has \(archive.names.joined(separator: ", "))")
@@ -77,7 +87,7 @@ extension ImageFolder {
         guard let values = y.integers else {
             throw ModelError("\(path): y holds \(y.dtype) values; labels must be integers (of at most 64 bits, signed)")
         }
-        let (classes, labels) = try classIndices(values, known: nil, name: "\(path):y")
+        let (classes, labels) = try classIndices(values, known: known, name: "\(path):y")
         return try ImageFolder(array: PixelArray(name: path, bytes: x.bytes, shape: x.shape), labels: labels, classes: classes,
                                size: size, memoryBudget: memoryBudget)
     }

@@ -182,15 +182,29 @@ extension RGBImage {
 /// Images as one preprocessed NHWC batch at the model's input size.
 public func imageBatch(_ paths: [String], height: Int, width: Int, preprocessing: Preprocessing,
                        cropToSquare: Bool = false) throws -> Tensor {
+    let batch = readableImageBatch(paths, height: height, width: width, preprocessing: preprocessing, cropToSquare: cropToSquare)
+    if let bad = batch.skipped.first { throw ModelError("\(bad.path): \(bad.reason)") }
+    return batch.images
+}
+
+/// The files that can be read as one preprocessed NHWC batch, and those that cannot, with why.
+public func readableImageBatch(_ paths: [String], height: Int, width: Int, preprocessing: Preprocessing,
+                               cropToSquare: Bool = false) -> (images: Tensor, read: [String], skipped: [ImageFolder.Skipped]) {
     var data: [Float] = []
     data.reserveCapacity(paths.count * height * width * 3)
+    var (read, skipped): ([String], [ImageFolder.Skipped]) = ([], [])
     for path in paths {
-        let image = try ImageDecoder.decode(file: path)
-        data += (cropToSquare ? image.centerSquare() : image).resizedPixels(width: width, height: height)
+        do {
+            let image = try ImageDecoder.decode(file: path)
+            data += (cropToSquare ? image.centerSquare() : image).resizedPixels(width: width, height: height)
+            read.append(path)
+        } catch {
+            skipped.append(ImageFolder.Skipped(path: path, reason: "\(error)"))
+        }
     }
-    var batch = Tensor(shape: [paths.count, height, width, 3], data: data)
+    var batch = Tensor(shape: [read.count, height, width, 3], data: data)
     preprocessing.apply(to: &batch)
-    return batch
+    return (batch, read, skipped)
 }
 
 /// The image files named by `arguments`: files as given, folders by their image files in name order.

@@ -62,8 +62,13 @@ struct EmbedCommand: ParsableCommand {
         let files = try imageFiles(images)
         let spec = try model.spec
         let size = model.imageSize ?? spec.defaultInputSize
-        let x = try imageBatch(files, height: size, width: size, preprocessing: spec.preprocessing)
-        try DurableFile.write(files.joined(separator: "\n") + "\n", to: URL(fileURLWithPath: output + ".txt"))
-        return x
+        let batch = readableImageBatch(files, height: size, width: size, preprocessing: spec.preprocessing)
+        if !batch.skipped.isEmpty {
+            log("skipped \(counted(batch.skipped.count, "file")) that cannot be used (\(output).txt lists the files the rows are for):")
+            for skip in batch.skipped { log("  \(skip.path): \(skip.reason)") }
+        }
+        guard !batch.read.isEmpty else { throw ModelError("none of the \(counted(files.count, "file")) given can be read as an image") }
+        try DurableFile.write(batch.read.joined(separator: "\n") + "\n", to: URL(fileURLWithPath: output + ".txt"))
+        return batch.images
     }
 }

@@ -21,7 +21,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(name: .long, help: "A checkpoint (best.h5 or last.h5 of a training run).")
     var model: String
 
-    @Option(name: .long, help: "Folder with one sub-folder per class (names as in training).")
+    @Option(name: .long, help: "Test data in any layout train reads: class sub-folders (names as in training), the CSV layout, an IDX folder (its t10k-* files) or an .npz archive.")
     var data: String
 
     @Flag(name: .long, help: mirrorAveragingHelp)
@@ -35,7 +35,9 @@ struct EvaluateCommand: ParsableCommand {
         let evaluation = try Evaluation(checkpoint: model, mirrorAveraged: tta)
         let info = evaluation.info
         try evaluation.model.checkMemory(batch: 32, training: false, inputDescription: "\(info.imageSize)x\(info.imageSize)")
-        let folder = try ImageFolder(root: data, size: info.imageSize, classes: info.classes, cropToSquare: info.crop ?? false)
+        // An IDX folder's test files (t10k-*): the training files were the run's training and validation set.
+        let folder = try ImageFolder.anyLayout(data, size: info.imageSize, classes: info.classes, cropToSquare: info.crop ?? false,
+                                               idxPrefix: "t10k")
         for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
         if info.multiLabel { return try report(evaluation.multiLabelScores(folder)) }
         let scores = try evaluation.scores(folder)

@@ -49,6 +49,7 @@ struct PredictCommand: ParsableCommand {
         let columns = PredictionColumns(multiLabel: info.multiLabel, classes: info.classes, topK: topK)
         var csv = columns.header
         var written = 0
+        var skipped: [ImageFolder.Skipped] = []
         for path in paths {
             var isDirectory: ObjCBool = false
             let csvLayout = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
@@ -57,22 +58,23 @@ struct PredictCommand: ParsableCommand {
             if csvLayout {
                 // A test set in the CSV layout: predict the files its CSV lists, in its order.
                 let folder = try ImageFolder(root: path, size: info.imageSize, classes: info.classes, cropToSquare: info.crop ?? false)
-                for skip in folder.skipped { log("skipped \(skip.path): \(skip.reason)") }
+                skipped += folder.skipped
                 _ = try predictor.predict(count: folder.count, images: { folder.images($0, preprocessing: info.preprocessingMode) }, done: { indices, predictions in
                     csv += columns.rows(indices.map { (folder.files[$0] as NSString).lastPathComponent }, predictions)
                     written += indices.count
                 })
             } else {
                 let files = try imageFiles([path])
-                let images = { (indices: [Int]) in
-                    try imageBatch(indices.map { files[$0] }, height: info.imageSize, width: info.imageSize,
-                                   preprocessing: info.preprocessingMode, cropToSquare: info.crop ?? false)
+                skipped += try predictor.predict(files: files, size: info.imageSize, preprocessing: info.preprocessingMode,
+                                                 cropToSquare: info.crop ?? false) { names, predictions in
+                    csv += columns.rows(names, predictions)
+                    written += names.count
                 }
-                _ = try predictor.predict(count: files.count, images: images, done: { indices, predictions in
-                    csv += columns.rows(indices.map { files[$0] }, predictions)
-                    written += indices.count
-                })
             }
+        }
+        if !skipped.isEmpty {
+            log("skipped \(counted(skipped.count, "file")) that cannot be used:")
+            for skip in skipped { log("  \(skip.path): \(skip.reason)") }
         }
         if let output {
             try DurableFile.write(csv, to: URL(fileURLWithPath: output))

@@ -339,4 +339,37 @@ final class ArrayDataTests: XCTestCase {
                                      "--output", directory.appendingPathComponent("run-bad").path]),
                         status: 1, ["bad.npz", "needs arrays named x (images) and y (labels)"])
     }
+
+    /// evaluate reads the layouts train reads (an IDX folder's t10k files, an .npz archive); predict and embed
+    /// skip a file they cannot read, name it, and go on.
+    func testEvaluatePredictAndEmbedTakeEveryLayout() throws {
+        let directory = try temporaryDirectory("vocabulary")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        XCTAssertEqual(try python(["Tests/fixtures/make_array_datasets.py", directory.path]).status, 0)
+        let run = directory.appendingPathComponent("run").path
+        XCTAssertEqual(try CLI.run(["--base", "small_cnn", "--data", directory.appendingPathComponent("idx").path, "--weights", "none",
+                                    "--image-size", "32", "--schedule", "head:1@1e-3", "--output", run]).status, 0)
+        for (data, images) in [("idx", 30), ("data.npz", 60)] {
+            let scored = try CLI.run(["evaluate", "--model", "\(run)/best.h5", "--data", directory.appendingPathComponent(data).path])
+            XCTAssertEqual(scored.status, 0, scored.stderr)
+            XCTAssertTrue(scored.stdout.contains("on \(images) images"), "\(data): \(scored.stdout)")
+        }
+        let photos = directory.appendingPathComponent("photos/sub")
+        try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
+        XCTAssertEqual(try CLI.run(["data", "convert-idx", "--images", "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+                                    "--labels", "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz", "--classes", "0",
+                                    "--per-class", "3", "--output", photos.appendingPathComponent("pngs").path]).status, 0)
+        try Data("not an image".utf8).write(to: photos.appendingPathComponent("broken.png"))
+        let predicted = try CLI.run(["predict", "--model", "\(run)/best.h5", directory.appendingPathComponent("photos").path])
+        XCTAssertEqual(predicted.status, 0, predicted.stderr)
+        XCTAssertEqual(predicted.stdout.split(separator: "\n").count, 4, predicted.stdout)
+        XCTAssertTrue(predicted.stdout.contains("photos/sub/pngs/0/"), "files in sub-folders, named by their path: \(predicted.stdout)")
+        XCTAssertTrue(predicted.stderr.contains("skipped 1 file that cannot be used") && predicted.stderr.contains("broken.png"), predicted.stderr)
+        let features = directory.appendingPathComponent("features.npy").path
+        let embedded = try CLI.run(["embed", "--base", "small_cnn", "--image-size", "32", "--pooling", "avg",
+                                    "--images", directory.appendingPathComponent("photos").path, "--output", features])
+        XCTAssertEqual(embedded.status, 0, embedded.stderr)
+        XCTAssertTrue(embedded.stderr.contains("broken.png"), embedded.stderr)
+        XCTAssertEqual(try String(contentsOfFile: features + ".txt", encoding: .utf8).split(separator: "\n").count, 3)
+    }
 }

@@ -49,6 +49,13 @@ public struct Predictor {
         return probabilities
     }
 
+    /// One prediction per image of a batch.
+    public func predictions(_ images: Tensor) throws -> [Prediction] {
+        let p = try probabilities(images)
+        let k = p.count / max(images.batch, 1)
+        return (0..<images.batch).map { Prediction(probabilities: Array(p.data[($0 * k)..<(($0 + 1) * k)])) }
+    }
+
     /// Predictions for `count` images that `images` loads by position, a batch at a time; `shouldStop` is
     /// asked before each batch, and `done` hears of each finished batch.
     public func predict(count: Int, images: ([Int]) throws -> Tensor, shouldStop: () -> Bool = { false },
@@ -57,9 +64,7 @@ public struct Predictor {
         for start in stride(from: 0, to: count, by: batchSize) {
             if shouldStop() { throw PredictionStopped() }
             let chunk = Array(start..<min(start + batchSize, count))
-            let p = try probabilities(images(chunk))
-            let k = p.count / max(chunk.count, 1)
-            let batch = chunk.indices.map { Prediction(probabilities: Array(p.data[($0 * k)..<(($0 + 1) * k)])) }
+            let batch = try predictions(images(chunk))
             try done(chunk, batch)
             result += batch
         }
@@ -71,6 +76,21 @@ public struct Predictor {
                         shouldStop: () -> Bool = { false }) throws -> [Prediction] {
         try predict(count: indices.count, images: { folder.images($0.map { indices[$0] }, preprocessing: preprocessing) },
                     shouldStop: shouldStop)
+    }
+
+    /// Predictions for image files, a batch at a time; a file that cannot be read is skipped and returned
+    /// with its reason. `done` hears of each batch's readable files and their predictions.
+    public func predict(files: [String], size: Int, preprocessing: Preprocessing, cropToSquare: Bool = false,
+                        done: ([String], [Prediction]) throws -> Void) throws -> [ImageFolder.Skipped] {
+        var skipped: [ImageFolder.Skipped] = []
+        for start in stride(from: 0, to: files.count, by: batchSize) {
+            let batch = readableImageBatch(Array(files[start..<min(start + batchSize, files.count)]), height: size, width: size,
+                                           preprocessing: preprocessing, cropToSquare: cropToSquare)
+            skipped += batch.skipped
+            guard !batch.read.isEmpty else { continue }
+            try done(batch.read, try predictions(batch.images))
+        }
+        return skipped
     }
 
     /// The model's raw outputs (features or probabilities) for a batch of any size, stacked.

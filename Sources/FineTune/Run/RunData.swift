@@ -17,10 +17,9 @@ struct RunData {
     /// too: t10k-* is the test set, for evaluate) a seeded stratified split holds some images out.
     init(_ options: RunConfiguration.DataOptions, size: Int, seed: UInt64) throws {
         let data = options.path
-        let arrays = data.lowercased().hasSuffix(".npz") ? try ImageFolder.npz(data, size: size, memoryBudget: options.imageMemory)
-            : try ImageFolder.idx(root: data, prefix: "train", size: size, memoryBudget: options.imageMemory)
-        let given = arrays != nil ? nil : ImageFolder.givenSplits(data)
-        let folder = try arrays ?? ImageFolder(root: given?.train ?? data, size: size, cropToSquare: options.crop, memoryBudget: options.imageMemory)
+        let given = ImageFolder.givenSplits(data)
+        let folder = try ImageFolder.anyLayout(given?.train ?? data, size: size, cropToSquare: options.crop, memoryBudget: options.imageMemory,
+                                               idxPrefix: "train")
         let heldOut = try given?.validation.map {
             try ImageFolder(root: $0, size: size, classes: folder.classes, cropToSquare: options.crop, memoryBudget: options.imageMemory)
         }
