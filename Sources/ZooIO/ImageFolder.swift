@@ -207,23 +207,47 @@ public struct ImageFolder: Sendable {
         }
         guard !csv.header.isEmpty else { throw ModelError("\(path) is empty; it needs a header and a row per image") }
         let images = Set((try? FileManager.default.contentsOfDirectory(atPath: "\(root)/images")) ?? [])
-        return try csv.rows.enumerated().filter { !($0.element.first ?? "").isEmpty }.map { number, row in
-            // File names may come without their extension (Kaggle style): find the image that has one.
-            var file = row[0].trimmingCharacters(in: .whitespaces)
+        /// The image in images/ a name means; names may come without their extension (Kaggle style).
+        func image(_ name: String) -> String? {
+            images.contains(name) ? name : ImageDecoder.extensions.map { "\(name).\($0)" }.first(where: images.contains)
+        }
+        let columns = CSVColumns(header: csv.header)
+        // A first line that names an image is a row, not a header.
+        let headerless = columns.recognised == false && image(csv.header[0].trimmingCharacters(in: .whitespaces)) != nil
+        let rows = (headerless ? [csv.header] : []) + csv.rows
+        let firstLine = headerless ? 1 : 2
+        return try rows.enumerated().filter { !($0.element[safe: columns.file] ?? "").isEmpty }.map { number, row in
+            var file = row[columns.file].trimmingCharacters(in: .whitespaces)
             // A name must stay inside images/: a CSV from elsewhere must not open files anywhere on the machine.
             guard !file.hasPrefix("/"), !file.split(separator: "/").contains("..") else {
-                throw ModelError("\(path), line \(number + 2): '\(file)' points outside \(root)/images; image names in the CSV are relative to images/")
+                throw ModelError("\(path), line \(number + firstLine): '\(file)' points outside \(root)/images; image names in the CSV are relative to images/")
             }
-            if !images.contains(file), let match = ImageDecoder.extensions.map({ "\(file).\($0)" }).first(where: images.contains) {
-                file = match
-            }
-            let labels = row.count > 1
-                ? row[1].split(whereSeparator: { $0 == ";" || $0 == "|" }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                : []
+            file = image(file) ?? file
+            let labels = columns.label.flatMap { row[safe: $0] }.map {
+                $0.split(whereSeparator: { $0 == ";" || $0 == "|" }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            } ?? []
             if let long = labels.first(where: { $0.utf8.count > Self.classNameLimit }) {
-                throw ModelError("\(path), line \(number + 2): a label of \(long.utf8.count) bytes; class names are at most \(Self.classNameLimit) bytes (is the label column right?)")
+                throw ModelError("\(path), line \(number + firstLine): a label of \(long.utf8.count) bytes; class names are at most \(Self.classNameLimit) bytes (is the label column right? the header names \(csv.header.joined(separator: ", ")))")
             }
             return (file, labels)
+        }
+    }
+
+    /// Where the CSV layout's image names and labels are: by the header's names (`file`, `image`, `id`, … and
+    /// `label`, `labels`, `class`, `tags`, …) in either order, else the first column and the second.
+    struct CSVColumns {
+        static let fileNames: Set = ["file", "filename", "file_name", "files", "image", "images", "image_id", "image_name", "img", "path", "id", "name"]
+        static let labelNames: Set = ["label", "labels", "class", "classes", "category", "categories", "tag", "tags", "target", "y"]
+        var file = 0
+        var label: Int? = 1
+        var recognised = false
+
+        init(header: [String]) {
+            let names = header.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard let file = names.firstIndex(where: Self.fileNames.contains) else { return }
+            self.file = file
+            label = names.firstIndex(where: Self.labelNames.contains)
+            recognised = true
         }
     }
 
@@ -280,4 +304,9 @@ public struct ImageFolder: Sendable {
         }
         return (train.sorted(), validation.sorted())
     }
+}
+
+extension Array {
+    /// The element at `index`, or nil beyond the end (a short CSV row).
+    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }

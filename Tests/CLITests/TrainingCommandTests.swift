@@ -314,6 +314,40 @@ final class CSVLayoutTests: XCTestCase {
 }
 
 /// IDX files and .npz archives as training data from the command line.
+extension CSVLayoutTests {
+    /// The header is recognised by its names in either order; a CSV without a header keeps its first row.
+    func testCSVColumnsAreFoundByName() throws {
+        let directory = try temporaryDirectory("csv-columns")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pngs = directory.appendingPathComponent("pngs")
+        XCTAssertEqual(try CLI.run(["data", "convert-idx", "--images", "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+                                    "--labels", "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz", "--classes", "0,1",
+                                    "--per-class", "5", "--output", pngs.path]).status, 0)
+        var rows: [(file: String, label: String)] = []
+        for label in ["0", "1"] {
+            for name in try FileManager.default.contentsOfDirectory(atPath: pngs.appendingPathComponent(label).path).sorted() {
+                rows.append(("\(label)-\(name)", label))
+            }
+        }
+        for (name, text) in [("reversed", "label,image\n" + rows.map { "\($0.label),\($0.file)" }.joined(separator: "\n")),
+                             ("headerless", rows.map { "\($0.file),\($0.label)" }.joined(separator: "\n"))] {
+            let data = directory.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: data.appendingPathComponent("images"), withIntermediateDirectories: true)
+            for row in rows {
+                try FileManager.default.copyItem(at: pngs.appendingPathComponent("\(row.label)/\(row.file.dropFirst(2))"),
+                                                 to: data.appendingPathComponent("images/\(row.file)"))
+            }
+            try (text + "\n").write(to: data.appendingPathComponent("labels.csv"), atomically: true, encoding: .utf8)
+            let inspected = try CLI.run(["data", "inspect", data.path])
+            XCTAssertEqual(inspected.status, 0, inspected.stderr)
+            let run = try CLI.run(["--base", "small_cnn", "--weights", "none", "--data", data.path, "--image-size", "32",
+                                   "--schedule", "head:1@1e-3", "--val-split", "0", "--output", directory.appendingPathComponent("run-\(name)").path])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertTrue(run.stdout.contains("2 classes, 10 training"), "\(name): every row is an image:\n\(run.stdout)")
+        }
+    }
+}
+
 final class ArrayDataTests: XCTestCase {
     func testIDXAndNPZTrain() throws {
         let directory = try temporaryDirectory("arrays")
