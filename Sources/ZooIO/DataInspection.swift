@@ -30,8 +30,8 @@ public struct DataInspection: Codable, Sendable {
     /// Scans `root`: decodes every file once, hashes its bytes, and gathers the figures and warnings.
     public static func inspect(_ root: String) throws -> DataInspection {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ModelError("\(root) is not a folder; pass a folder with one sub-folder of images per class")
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue || root.lowercased().hasSuffix(".npz") else {
+            throw ModelError("\(root) is not a folder; pass a folder with one sub-folder of images per class, the CSV layout, IDX files or an .npz file")
         }
         var report = DataInspection()
         let top = subfolders(root)
@@ -39,16 +39,11 @@ public struct DataInspection: Codable, Sendable {
         let roots = splits.isEmpty ? [("all", root)] : splits.map { ($0, "\(root)/\($0)") }
         var edges: [Int] = []
         var byHash: [String: [(split: String, path: String)]] = [:]
+        if let arrays = try arrayData(root) { return arrays }
         for (split, folder) in roots {
-            let classes = subfolders(folder)
-            if classes.isEmpty { report.warnings.append("\(folder) has no class sub-folders") }
-            for name in classes {
-                let classFolder = "\(folder)/\(name)"
+            for (name, files) in try imagesByClass(folder, report: &report) {
                 var count = 0
-                let files = ((try? FileManager.default.contentsOfDirectory(atPath: classFolder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
-                if files.isEmpty { report.badFiles.append(ImageFolder.Skipped(path: classFolder, reason: "empty class folder")) }
-                for file in files {
-                    let path = "\(classFolder)/\(file)"
+                for path in files {
                     do {
                         let bytes = try ImageDecoder.read(file: path)
                         report.formats[ImageDecoder.format(of: bytes), default: 0] += 1
@@ -82,6 +77,48 @@ public struct DataInspection: Codable, Sendable {
             let counts = report.classes.filter { $0.split == split }.map(\.images).filter { $0 > 0 }
             if let low = counts.min(), let high = counts.max(), high >= 5 * low {
                 report.warnings.append("heavy class imbalance in \(split): \(high) against \(low) images; consider --class-weights auto")
+            }
+        }
+        return report
+    }
+
+    /// Each class's image files: a class sub-folder's files, or the files the CSV layout's rows give the class
+    /// (an image with several labels is in each of its classes).
+    private static func imagesByClass(_ folder: String, report: inout DataInspection) throws -> [(name: String, files: [String])] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        if entries.contains("images"), entries.contains(where: { $0.lowercased().hasSuffix(".csv") }) {
+            let table = try ImageFolder(root: folder, size: 1, memoryBudget: 0)
+            report.badFiles += table.skipped
+            return table.classes.indices.map { label in
+                (table.classes[label], table.files.indices.filter { table.labelSets[$0].contains(label) }.map { table.files[$0] })
+            }
+        }
+        let classes = subfolders(folder)
+        if classes.isEmpty { report.warnings.append("\(folder) has no class sub-folders") }
+        return classes.map { name in
+            let classFolder = "\(folder)/\(name)"
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: classFolder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+            if files.isEmpty { report.badFiles.append(ImageFolder.Skipped(path: classFolder, reason: "empty class folder")) }
+            return (name, files.map { "\(classFolder)/\($0)" })
+        }
+    }
+
+    /// An `.npz` archive or an IDX folder: images per class in each of its sets (IDX: train and t10k).
+    private static func arrayData(_ root: String) throws -> DataInspection? {
+        let sets: [(String, ImageFolder)]
+        if root.lowercased().hasSuffix(".npz") {
+            sets = [("all", try ImageFolder.npz(root, size: 1, memoryBudget: 0))]
+        } else {
+            sets = try ["train", "t10k"].compactMap { prefix in try ImageFolder.idx(root: root, prefix: prefix, size: 1, memoryBudget: 0).map { (prefix, $0) } }
+            if sets.isEmpty { return nil }
+        }
+        var report = DataInspection()
+        report.formats[root.lowercased().hasSuffix(".npz") ? "npz arrays" : "IDX arrays"] = sets.reduce(0) { $0 + $1.1.count }
+        for (split, set) in sets {
+            for (label, name) in set.classes.enumerated() {
+                let count = set.labels.filter { $0 == label }.count
+                report.classes.append(ClassCount(split: split, name: name, images: count))
+                if count < 30 { report.warnings.append("class \(name) (\(split)) has \(count) images; fewer than 30 rarely trains well") }
             }
         }
         return report

@@ -340,6 +340,7 @@ extension CSVLayoutTests {
             try (text + "\n").write(to: data.appendingPathComponent("labels.csv"), atomically: true, encoding: .utf8)
             let inspected = try CLI.run(["data", "inspect", data.path])
             XCTAssertEqual(inspected.status, 0, inspected.stderr)
+            XCTAssertTrue(inspected.stdout.contains("  0: 5\n  1: 5\n"), "\(name): classes from the CSV:\n\(inspected.stdout)")
             let run = try CLI.run(["--base", "small_cnn", "--weights", "none", "--data", data.path, "--image-size", "32",
                                    "--schedule", "head:1@1e-3", "--val-split", "0", "--output", directory.appendingPathComponent("run-\(name)").path])
             XCTAssertEqual(run.status, 0, run.stderr)
@@ -383,6 +384,9 @@ final class ArrayDataTests: XCTestCase {
         let run = directory.appendingPathComponent("run").path
         XCTAssertEqual(try CLI.run(["--base", "small_cnn", "--data", directory.appendingPathComponent("idx").path, "--weights", "none",
                                     "--image-size", "32", "--schedule", "head:1@1e-3", "--output", run]).status, 0)
+        let inspected = try CLI.run(["data", "inspect", directory.appendingPathComponent("idx").path])
+        XCTAssertTrue(inspected.stdout.contains("train/0:") && inspected.stdout.contains("t10k/2:") && inspected.stdout.contains("IDX arrays 90"),
+                      inspected.stdout)
         for (data, images) in [("idx", 30), ("data.npz", 60)] {
             let scored = try CLI.run(["evaluate", "--model", "\(run)/best.h5", "--data", directory.appendingPathComponent(data).path])
             XCTAssertEqual(scored.status, 0, scored.stderr)
