@@ -37,13 +37,13 @@ struct StoredArray {
 final class HDF5File {
     let path: String
     let root: H5Handle
-    /// Checks attributes before libhdf5 reads them; nil for a file this process creates.
-    private let attributeCheck: HDF5AttributeCheck?
+    /// Checks object headers and attributes before libhdf5 reads them; nil for a file this process creates.
+    private let headerCheck: HDF5HeaderCheck?
 
-    private init(path: String, root: H5Handle, attributeCheck: HDF5AttributeCheck?) {
+    private init(path: String, root: H5Handle, headerCheck: HDF5HeaderCheck?) {
         self.path = path
         self.root = root
-        self.attributeCheck = attributeCheck
+        self.headerCheck = headerCheck
     }
 
     /// Opens an existing file read-only, with errors that say what is wrong with it.
@@ -65,12 +65,16 @@ final class HDF5File {
         let check = try HDF5Mapping.withBytes(path) { file in
             let superblock = try HDF5Superblock(file, path: path)
             let heap = try HDF5GlobalHeap(file, superblock: superblock, path: path)
-            return HDF5AttributeCheck(path: path, superblock: superblock, heap: heap, limit: attributeLimit)
+            let check = HDF5HeaderCheck(path: path, superblock: superblock, heap: heap, limit: attributeLimit)
+            for address in [superblock.extensionAddress, superblock.rootAddress].compactMap({ $0 }) {
+                try check.verify(objectAt: address)
+            }
+            return check
         }
         guard let file = H5Handle(H5Fopen(path, chdf5_acc_rdonly(), chdf5_p_default()), close: H5Fclose) else {
             throw ModelError("\(path) could not be opened as HDF5; the file may be truncated or damaged")
         }
-        return HDF5File(path: path, root: file, attributeCheck: check)
+        return HDF5File(path: path, root: file, headerCheck: check)
     }
 
     /// Creates (truncates) the file `path` for writing; messages name `destination`, the file it will become.
@@ -80,14 +84,14 @@ final class HDF5File {
                                   close: H5Fclose) else {
             throw ModelError("cannot create \(destination); check that its folder exists and is writable")
         }
-        return HDF5File(path: destination, root: file, attributeCheck: nil)
+        return HDF5File(path: destination, root: file, headerCheck: nil)
     }
 
     // MARK: reading
 
     /// True if every component of the relative `path` exists below `location`. Every component must be
     /// a hard link: a soft or external link could lead into another file (the password file, say), and
-    /// Keras never writes one.
+    /// Keras never writes one. Each one's header is checked before libhdf5 goes through it.
     func exists(_ path: String, in location: H5Handle) throws -> Bool {
         var prefix = ""
         for component in path.split(separator: "/", omittingEmptySubsequences: true) {
@@ -99,6 +103,7 @@ final class HDF5File {
                 let kind = info.type == H5L_TYPE_EXTERNAL ? "an external link to another file" : "a soft or user-defined link"
                 throw ModelError("\(self.path): '\(prefix)' is \(kind); weight files hold their data in place, so it is refused")
             }
+            try headerCheck?.verify(objectAt: UInt64(info.u.address))
         }
         return !prefix.isEmpty
     }
@@ -116,14 +121,14 @@ final class HDF5File {
         return H5Aexists(location.id, name) > 0
     }
 
-    /// Checks the attributes of `location` before libhdf5 decodes any (`HDF5AttributeCheck` says why).
+    /// Checks the attributes of `location` before libhdf5 decodes any (`HDF5HeaderCheck` says why).
     private func checkAttributes(of location: H5Handle) throws {
-        guard let attributeCheck else { return }
+        guard let headerCheck else { return }
         var info = H5O_info_t()
         guard H5Oget_info2(location.id, &info, UInt32(H5O_INFO_BASIC)) >= 0 else {
             throw ModelError("\(path): an object's header cannot be read; the file is damaged")
         }
-        try attributeCheck.verify(objectAt: UInt64(info.addr))
+        try headerCheck.verify(objectAt: UInt64(info.addr))
     }
 
     /// A string-array attribute, fixed- or variable-length. An empty numeric array (what Keras writes

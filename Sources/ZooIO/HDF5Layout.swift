@@ -12,6 +12,10 @@ struct HDF5Superblock {
     let sizeOfOffsets: Int
     /// Bytes per stored size.
     let sizeOfLengths: Int
+    /// The root group's object header, which libhdf5 loads as it opens the file.
+    let rootAddress: UInt64
+    /// The superblock extension's object header (versions 2 and 3), also loaded at opening; nil when none.
+    let extensionAddress: UInt64?
 
     /// Looks where HDF5 looks: offset 0, then 512, 1024, 2048, … (`path` names the file in errors).
     init(_ file: UnsafeRawBufferPointer, path: String) throws {
@@ -25,11 +29,27 @@ struct HDF5Superblock {
                 guard (1...8).contains(sizeOfOffsets), (1...8).contains(sizeOfLengths) else {
                     throw ModelError("\(path) uses \(sizeOfOffsets)-byte addresses and \(sizeOfLengths)-byte lengths, which no Keras file does; it is refused")
                 }
+                // Versions 0 and 1: 24 bytes of fixed fields (28 in version 1), four addresses, then the root
+                // group's entry (its name's offset, then its header's address). Versions 2 and 3: 12 bytes, then
+                // the base, extension, end-of-file and root header addresses.
+                let fields = offset + (version < 2 ? (version == 1 ? 28 : 24) : 12)
+                let width = sizeOfOffsets
+                // An address cut off by the end of the file reads as one outside it.
+                let addresses = (0..<6).map { fields + ($0 + 1) * width <= file.count ? file.littleEndian(at: fields + $0 * width, bytes: width) : .max }
+                rootAddress = addresses[version < 2 ? 5 : 3]
+                extensionAddress = version < 2 || addresses[1] == Self.undefined(width) ? nil : addresses[1]
                 return
             }
             offset = offset == 0 ? 512 : offset * 2
         }
         throw ModelError("\(path) has no HDF5 superblock where one is looked for; the file is damaged")
+    }
+
+    /// The all-ones address HDF5 writes for "none".
+    var undefinedAddress: UInt64 { Self.undefined(sizeOfOffsets) }
+
+    private static func undefined(_ width: Int) -> UInt64 {
+        width == 8 ? .max : (1 << (8 * UInt64(width))) - 1
     }
 
     /// The file offset of a stored address, or nil when it lies outside a file of `count` bytes.

@@ -35,6 +35,7 @@ struct HDF5Message {
     static let continuation = 0x10
     static let attribute = 0x0C
     static let attributeInfo = 0x15
+    static let symbolTable = 0x11
     /// The flag of a message kept in the file's shared message table instead of in place.
     static let sharedFlag = 0x02
 

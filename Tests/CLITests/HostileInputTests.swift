@@ -44,6 +44,8 @@ final class HostileInputTests: XCTestCase {
             "heap-overrun": "the string storage at byte", "heap-size-max": "declares 18446744073709551615 bytes",
             "heap-loop": "its free space is 0 bytes long",
             "string-length": "declares 1610612747 bytes where the file stores 11",
+            "header-block": "a continuation block runs past the end of the file",
+            "link-names": "its group's link names declare 1099511627776 bytes",
         ]
         for (name, reason) in refusals {
             let checkpoint = "\(checkpoints)/\(name).h5"
