@@ -37,10 +37,13 @@ struct StoredArray {
 final class HDF5File {
     let path: String
     let root: H5Handle
+    /// Checks object headers and attributes before libhdf5 reads them; nil for a file this process creates.
+    private let headerCheck: HDF5HeaderCheck?
 
-    private init(path: String, root: H5Handle) {
+    private init(path: String, root: H5Handle, headerCheck: HDF5HeaderCheck?) {
         self.path = path
         self.root = root
+        self.headerCheck = headerCheck
     }
 
     /// Opens an existing file read-only, with errors that say what is wrong with it.
@@ -59,11 +62,19 @@ final class HDF5File {
         guard H5Fis_hdf5(path) > 0 else {
             throw ModelError("\(path) is not an HDF5 file (truncated download or another format?); Keras weights are .h5 files")
         }
-        try HDF5GlobalHeap.verify(path)
+        let check = try HDF5Mapping.withBytes(path) { file in
+            let superblock = try HDF5Superblock(file, path: path)
+            let heap = try HDF5GlobalHeap(file, superblock: superblock, path: path)
+            let check = HDF5HeaderCheck(path: path, superblock: superblock, heap: heap, limit: attributeLimit)
+            for address in [superblock.extensionAddress, superblock.rootAddress].compactMap({ $0 }) {
+                try check.verify(objectAt: address)
+            }
+            return check
+        }
         guard let file = H5Handle(H5Fopen(path, chdf5_acc_rdonly(), chdf5_p_default()), close: H5Fclose) else {
             throw ModelError("\(path) could not be opened as HDF5; the file may be truncated or damaged")
         }
-        return HDF5File(path: path, root: file)
+        return HDF5File(path: path, root: file, headerCheck: check)
     }
 
     /// Creates (truncates) the file `path` for writing; messages name `destination`, the file it will become.
@@ -73,14 +84,14 @@ final class HDF5File {
                                   close: H5Fclose) else {
             throw ModelError("cannot create \(destination); check that its folder exists and is writable")
         }
-        return HDF5File(path: destination, root: file)
+        return HDF5File(path: destination, root: file, headerCheck: nil)
     }
 
     // MARK: reading
 
     /// True if every component of the relative `path` exists below `location`. Every component must be
     /// a hard link: a soft or external link could lead into another file (the password file, say), and
-    /// Keras never writes one.
+    /// Keras never writes one. Each one's header is checked before libhdf5 goes through it.
     func exists(_ path: String, in location: H5Handle) throws -> Bool {
         var prefix = ""
         for component in path.split(separator: "/", omittingEmptySubsequences: true) {
@@ -92,6 +103,7 @@ final class HDF5File {
                 let kind = info.type == H5L_TYPE_EXTERNAL ? "an external link to another file" : "a soft or user-defined link"
                 throw ModelError("\(self.path): '\(prefix)' is \(kind); weight files hold their data in place, so it is refused")
             }
+            try headerCheck?.verify(objectAt: UInt64(info.u.address))
         }
         return !prefix.isEmpty
     }
@@ -104,13 +116,25 @@ final class HDF5File {
         return group
     }
 
-    func hasAttribute(_ name: String, on location: H5Handle) -> Bool {
-        H5Aexists(location.id, name) > 0
+    func hasAttribute(_ name: String, on location: H5Handle) throws -> Bool {
+        try checkAttributes(of: location)
+        return H5Aexists(location.id, name) > 0
+    }
+
+    /// Checks the attributes of `location` before libhdf5 decodes any (`HDF5HeaderCheck` says why).
+    private func checkAttributes(of location: H5Handle) throws {
+        guard let headerCheck else { return }
+        var info = H5O_info_t()
+        guard H5Oget_info2(location.id, &info, UInt32(H5O_INFO_BASIC)) >= 0 else {
+            throw ModelError("\(path): an object's header cannot be read; the file is damaged")
+        }
+        try headerCheck.verify(objectAt: UInt64(info.addr))
     }
 
     /// A string-array attribute, fixed- or variable-length. An empty numeric array (what Keras writes
     /// for `weight_names` of layers without weights) reads as no strings.
     func strings(_ name: String, on location: H5Handle) throws -> [String] {
+        try checkAttributes(of: location)
         guard let attribute = H5Handle(H5Aopen(location.id, name, chdf5_p_default()), close: H5Aclose),
               let space = H5Handle(H5Aget_space(attribute.id), close: H5Sclose),
               let type = H5Handle(H5Aget_type(attribute.id), close: H5Tclose) else {
@@ -156,18 +180,18 @@ final class HDF5File {
     /// A string attribute split the way Keras splits long ones (`name0`, `name1`, …); reading stops
     /// once there are more than `limit` strings.
     func chunkedStrings(_ name: String, on location: H5Handle, limit: Int) throws -> [String]? {
-        if hasAttribute(name, on: location) { return try strings(name, on: location) }
+        if try hasAttribute(name, on: location) { return try strings(name, on: location) }
         var result: [String] = []
         var chunk = 0
-        while result.count <= limit, hasAttribute("\(name)\(chunk)", on: location) {
+        while result.count <= limit, try hasAttribute("\(name)\(chunk)", on: location) {
             result += try strings("\(name)\(chunk)", on: location)
             chunk += 1
         }
         return chunk > 0 ? result : nil
     }
 
-    func hasChunkedStrings(_ name: String, on location: H5Handle) -> Bool {
-        hasAttribute(name, on: location) || hasAttribute("\(name)0", on: location)
+    func hasChunkedStrings(_ name: String, on location: H5Handle) throws -> Bool {
+        try hasAttribute(name, on: location) || hasAttribute("\(name)0", on: location)
     }
 
     /// Attributes are names and small JSON documents: 64 MB is far more than any real one holds.
@@ -327,7 +351,7 @@ final class HDF5File {
 
     /// A scalar string attribute, or nil when absent.
     func string(_ name: String, on location: H5Handle) throws -> String? {
-        guard hasAttribute(name, on: location) else { return nil }
+        guard try hasAttribute(name, on: location) else { return nil }
         return try strings(name, on: location).first
     }
 }

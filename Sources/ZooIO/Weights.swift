@@ -53,10 +53,10 @@ public enum Weights {
 
     /// The group holding the legacy layout: the root, or `model_weights` of a full-model file.
     private static func legacyRoot(_ file: HDF5File) throws -> H5Handle? {
-        if file.hasChunkedStrings("layer_names", on: file.root) { return file.root }
+        if try file.hasChunkedStrings("layer_names", on: file.root) { return file.root }
         if try file.exists("model_weights", in: file.root) {
             let group = try file.group("model_weights")
-            if file.hasChunkedStrings("layer_names", on: group) { return group }
+            if try file.hasChunkedStrings("layer_names", on: group) { return group }
         }
         return nil
     }

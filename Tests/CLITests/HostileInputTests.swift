@@ -43,6 +43,9 @@ final class HostileInputTests: XCTestCase {
             "many-layers": "lists more than 10000 layers",
             "heap-overrun": "the string storage at byte", "heap-size-max": "declares 18446744073709551615 bytes",
             "heap-loop": "its free space is 0 bytes long",
+            "string-length": "declares 1610612747 bytes where the file stores 11",
+            "header-block": "a continuation block runs past the end of the file",
+            "link-names": "its group's link names declare 1099511627776 bytes",
         ]
         for (name, reason) in refusals {
             let checkpoint = "\(checkpoints)/\(name).h5"
@@ -59,6 +62,12 @@ final class HostileInputTests: XCTestCase {
                                          "--images", "\(data)/0", "--output", directory.appendingPathComponent("\(name).npy").path]),
                             status: 1, [weights, reason])
         }
+        // libhdf5 would allocate and copy that declared length twice (3 GB): refused within 512 MB of address space.
+        let bounded = try execute(URL(fileURLWithPath: "/usr/bin/prlimit"),
+                                  ["--as=\(512 << 20)", CLI.binary.path, "embed", "--base", "small_cnn", "--weights", "\(bases)/string-length.h5",
+                                   "--image-size", "32", "--pooling", "avg", "--images", "\(data)/0",
+                                   "--output", directory.appendingPathComponent("bounded.npy").path])
+        assertUserError(bounded, status: 1, [refusals["string-length"]!])
         let records = [
             "damaged-info": "record is damaged (the record is not valid JSON)", "classes-missing": "record is damaged ('classes' is missing)",
             "hidden-negative": "needs at least one unit, got -5", "image-size-20000": "beyond the largest input size of 4096",
