@@ -5,7 +5,7 @@ let package = Package(
     name: "FineTune",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "FineTune", targets: ["Core", "Zoo", "ZooIO", "Converters", "FineTune"]),
+        .library(name: "FineTune", targets: ["Core", "Zoo", "ZooIO", "Converters", "Export", "FineTune"]),
         .executable(name: "finetune", targets: ["finetune"]),
     ],
     dependencies: [
@@ -44,10 +44,12 @@ let package = Package(
         // Weights from other frameworks (PyTorch, safetensors, Keras 3) mapped onto the zoo's Keras layers
         // by the JSON mappings in converters/.
         .target(name: "Converters", dependencies: ["Core", "Zoo", "ZooIO"]),
+        // Fine-tuned models written for other runtimes: ONNX graphs and Keras 3 .keras archives.
+        .target(name: "Export", dependencies: ["Core", "Zoo", "ZooIO", "CGzip", .product(name: "Crypto", package: "swift-crypto")]),
         // Fine-tuning runs: freezing recipes, learning-rate policies, cached features, history.
         .target(name: "FineTune", dependencies: ["Core", "Zoo"]),
         .executableTarget(name: "finetune", dependencies: [
-            "Core", "Zoo", "ZooIO", "Converters", "FineTune", "CKernels",
+            "Core", "Zoo", "ZooIO", "Converters", "Export", "FineTune", "CKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fine-tuning from Swift code, without the command line.
@@ -56,7 +58,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "ZooTests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["ZooIO", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"]),
         .testTarget(name: "FineTuneTests", dependencies: ["Core", "Zoo", "FineTune", "TestSupport"]),
     ]
 )
