@@ -35,9 +35,7 @@ public enum CheckpointExport {
                 : "\(info.preprocessing)-preprocessed pixels"
             return "wrote \(output): ONNX opset \(ONNXModelFile.opset), \(what); input '\(ONNXExport.inputName)' \(input), \(pixels); output '\(ONNXExport.outputName)'"
         case .keras:
-            let scratch = url.deletingLastPathComponent()
-                .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).weights.h5").path
-            try DurableFile.write(Data(try KerasArchive.encode(model, scratch: scratch)), to: url)
+            try DurableFile.write(Data(try KerasArchive.encode(model, output: url)), to: url)
             return "wrote \(output): Keras 3 archive, \(what); it takes \(info.preprocessing)-preprocessed pixels"
         case .h5:
             try Checkpoint.save(model, info: info, to: output)

@@ -7,14 +7,20 @@ import ZooIO
 enum KerasArchive {
     static let kerasVersion = "3.15.1"
 
-    /// The archive's bytes; `scratch` is a path where the weights file may be written for a moment.
-    static func encode(_ model: Model, scratch: String) throws -> [UInt8] {
+    /// The bytes of the archive that will be `output`; its weights file is written beside it for a moment.
+    static func encode(_ model: Model, output: URL) throws -> [UInt8] {
         var zip = StoredZip()
         // No date_saved: the same model always gives the same bytes.
         try zip.add("metadata.json", try json(["keras_version": kerasVersion]))
         try zip.add("config.json", try config(model))
+        let scratch = output.deletingLastPathComponent()
+            .appendingPathComponent(".\(output.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).weights.h5").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        try Weights.saveKeras3(model, to: scratch)
+        do {
+            try Weights.saveKeras3(model, to: scratch)
+        } catch {
+            throw ModelError("\(output.path): \(error)")
+        }
         guard let weights = FileManager.default.contents(atPath: scratch) else {
             throw ModelError("cannot read back the weights written to \(scratch)")
         }

@@ -86,7 +86,10 @@ final class ExportTests: XCTestCase {
 
     /// The same checkpoint exported again gives the same bytes.
     private func assertDeterministic(_ checkpoint: String, onnx: String, keras: String, in directory: URL) throws {
-        for (first, flags) in [(onnx, ["--layout", "nhwc", "--preprocessing", "include"]), (keras, ["--format", "keras"])] {
+        let h5 = directory.appendingPathComponent("once-\((keras as NSString).lastPathComponent).h5").path
+        try export(checkpoint, to: h5, ["--format", "h5"])
+        for (first, flags) in [(onnx, ["--layout", "nhwc", "--preprocessing", "include"]), (keras, ["--format", "keras"]),
+                               (h5, ["--format", "h5"])] {
             let again = directory.appendingPathComponent("again-" + (first as NSString).lastPathComponent).path
             try export(checkpoint, to: again, flags)
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: again)), try Data(contentsOf: URL(fileURLWithPath: first)),
@@ -111,6 +114,8 @@ final class ExportTests: XCTestCase {
         let base = directory.appendingPathComponent("base.h5").path, alias = directory.appendingPathComponent("alias.h5").path
         try export(c.checkpoint, to: base, ["--base-only"])
         XCTAssertEqual(try CLI.run(["export-base", "--model", c.checkpoint, "--output", alias]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: base)), try Data(contentsOf: URL(fileURLWithPath: alias)),
+                       "export-base is export --base-only, to the byte")
         let embedded = try CLI.run(["embed", "--base", "small_cnn", "--weights", base, "--image-size", "32", "--pooling", "avg",
                                     "--images", c.images[0], "--output", directory.appendingPathComponent("x.npy").path])
         XCTAssertEqual(embedded.status, 0, embedded.stderr)
