@@ -48,8 +48,10 @@ struct ONNXLowering {
     private var values: [String]
     /// Convolutions whose only reader is a BatchNorm, with that BatchNorm's affine map to fold in.
     private var foldedInto: [Int: Epilogue] = [:]
-    /// The BatchNorms folded into their convolution.
+    /// The BatchNorms and ZeroPaddings folded into a convolution.
     private var foldedAway = Set<Int>()
+    /// Convolutions whose only input is a ZeroPadding2D read by nothing else, with its zeros to add to their own.
+    private var paddedBy: [Int: Pads] = [:]
 
     init(model: Model) {
         self.model = model
@@ -61,6 +63,12 @@ struct ONNXLowering {
                   readers[source] == 1, source != model.output, Self.canFold(model.nodes[source].layer) else { continue }
             foldedInto[source] = norm.inferenceAffine()
             foldedAway.insert(n)
+        }
+        for (n, node) in model.nodes.enumerated() where node.layer is FusableConvolution {
+            guard let source = node.inputs.first, readers[source] == 1,
+                  let padding = model.nodes[source].layer as? ZeroPadding2D else { continue }
+            paddedBy[n] = padding.pads
+            foldedAway.insert(source)
         }
     }
 
@@ -112,17 +120,19 @@ struct ONNXLowering {
         switch layer {
         case let l as Conv2D:
             let kernel = ConvolutionWeights(hwio: l.parameters[0].value, bias: l.useBias ? l.parameters[1].value.data : nil)
-            let y = convolution(x, name, kernel.folding(foldedInto[n]), window: (l.strides, l.padding), inputShape: inputShape)
+            let y = convolution(x, name, kernel.folding(foldedInto[n]), window: (l.strides, l.padding), inputShape: inputShape,
+                                padded: paddedBy[n])
             return activation(l.activation, y, name, rank: 4)
         case let l as DepthwiseConv2D:
             let kernel = ConvolutionWeights(depthwise: l.parameters[0].value, bias: l.useBias ? l.parameters[1].value.data : nil)
-            return convolution(x, name, kernel.folding(foldedInto[n]), window: (l.strides, l.padding), inputShape: inputShape)
+            return convolution(x, name, kernel.folding(foldedInto[n]), window: (l.strides, l.padding), inputShape: inputShape,
+                               padded: paddedBy[n])
         case let l as SeparableConv2D:
             let spread = convolution(x, "\(name)/depthwise", ConvolutionWeights(depthwise: l.parameters[0].value, bias: nil),
-                                     window: (l.strides, l.padding), inputShape: inputShape)
+                                     window: (l.strides, l.padding), inputShape: inputShape, padded: paddedBy[n])
             let pointwise = ConvolutionWeights(hwio: l.parameters[1].value, bias: l.useBias ? l.parameters[2].value.data : nil)
-            return convolution(spread, name, pointwise.folding(foldedInto[n]), window: ((1, 1), .valid),
-                               inputShape: inputShape.dropLast() + [l.parameters[0].shape[2]])
+            // A 1x1 'valid' window adds no zeros, whatever the input size.
+            return convolution(spread, name, pointwise.folding(foldedInto[n]), window: ((1, 1), .valid), inputShape: inputShape)
         case let l as BatchNormalization:
             let affine = l.inferenceAffine()
             let dims = inputShape.count == 3 ? [inputShape[2], 1, 1] : [inputShape[0]]
@@ -164,25 +174,27 @@ struct ONNXLowering {
         }
     }
 
-    /// A Conv node; `inputShape` is the (H, W, C) it reads, which decides where 'same' puts its zeros.
+    /// A Conv node; `inputShape` is the (H, W, C) it reads, which decides where 'same' puts its zeros, and
+    /// `padded` the zeros of a ZeroPadding2D before it, folded into the same pads.
     private mutating func convolution(_ x: String, _ name: String, _ weights: ConvolutionWeights,
-                                      window: ((Int, Int), Padding), inputShape: [Int]) -> String {
+                                      window: ((Int, Int), Padding), inputShape: [Int], padded: Pads? = nil) -> String {
         let kernel = graph.constant("\(name)/kernel", dims: weights.dims, weights.kernel)
         let bias = weights.bias.map { [graph.constant("\(name)/bias", dims: [$0.count], $0)] } ?? []
         let size = (weights.dims[2], weights.dims[3])
-        var attributes = self.window(kernel: size, strides: window.0, padding: window.1, inputShape: inputShape)
+        var attributes = self.window(kernel: size, strides: window.0, padding: window.1, inputShape: inputShape, padded: padded)
         attributes.append(("group", .int(weights.groups)))
         return graph.node("Conv", name, [x, kernel] + bias, attributes)
     }
 
     /// kernel_shape, strides and explicit pads [top, left, bottom, right]: TensorFlow's 'same' may pad
     /// one more zero after than before, which ONNX's auto_pad would place differently.
-    private func window(kernel: (Int, Int), strides: (Int, Int), padding: Padding,
-                        inputShape: [Int]) -> [(String, ONNXAttributeValue)] {
+    private func window(kernel: (Int, Int), strides: (Int, Int), padding: Padding, inputShape: [Int],
+                        padded: Pads? = nil) -> [(String, ONNXAttributeValue)] {
         let rows = padding.geometry(input: inputShape[0], kernel: kernel.0, stride: strides.0)
         let cols = padding.geometry(input: inputShape[1], kernel: kernel.1, stride: strides.1)
+        let p = padded ?? Pads(top: 0, bottom: 0, left: 0, right: 0)
         return [("kernel_shape", .ints([kernel.0, kernel.1])), ("strides", .ints([strides.0, strides.1])),
-                ("pads", .ints([rows.before, cols.before, rows.after, cols.after]))]
+                ("pads", .ints([p.top + rows.before, p.left + cols.before, p.bottom + rows.after, p.right + cols.after]))]
     }
 
     /// The activation after a layer named `name`; softmax is over channels (axis 1 in NCHW, the last otherwise).

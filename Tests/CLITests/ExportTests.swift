@@ -37,6 +37,13 @@ final class ExportTests: XCTestCase {
         return Case(name: name, checkpoint: checkpoint, info: info, images: images, reference: reference)
     }
 
+    /// Three class folders of photo-like PNGs to fine-tune on.
+    private func photoDataset(in directory: URL) throws -> String {
+        let data = directory.appendingPathComponent("data").path
+        XCTAssertEqual(try python(["Tests/fixtures/onnx_parity.py", "dataset", data]).status, 0)
+        return data
+    }
+
     private func export(_ checkpoint: String, to output: String, _ flags: [String] = []) throws {
         let result = try CLI.run(["export", "--model", checkpoint, "--output", output] + flags)
         XCTAssertEqual(result.status, 0, result.stderr)
@@ -49,8 +56,7 @@ final class ExportTests: XCTestCase {
     func testExportsPredictWhatFinetunePredictsInONNXRuntimeAndKeras3() throws {
         let directory = try temporaryDirectory("export-parity")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let data = directory.appendingPathComponent("data").path
-        XCTAssertEqual(try python(["Tests/fixtures/onnx_parity.py", "dataset", data]).status, 0)
+        let data = try photoDataset(in: directory)
         var cases: [[String: Any]] = []
         for architecture in Architecture.allCases {
             for multiLabel in [false, true] {
@@ -101,8 +107,7 @@ final class ExportTests: XCTestCase {
     func testH5AndBaseOnlyExportsLoadAsCheckpointsAndBases() throws {
         let directory = try temporaryDirectory("export-h5")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let data = directory.appendingPathComponent("data").path
-        XCTAssertEqual(try python(["Tests/fixtures/onnx_parity.py", "dataset", data]).status, 0)
+        let data = try photoDataset(in: directory)
         let c = try trainCase(.smallCNN, multiLabel: false, data: data, in: directory)
         let h5 = directory.appendingPathComponent("model.h5").path
         try export(c.checkpoint, to: h5, ["--format", "h5"])
@@ -130,8 +135,7 @@ final class ExportTests: XCTestCase {
     func testBadInputGivesOneClearLineAndLeavesNothingBehind() throws {
         let directory = try temporaryDirectory("export-bad")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let data = directory.appendingPathComponent("data").path
-        XCTAssertEqual(try python(["Tests/fixtures/onnx_parity.py", "dataset", data]).status, 0)
+        let data = try photoDataset(in: directory)
         let c = try trainCase(.resnet50, multiLabel: false, data: data, in: directory)
         let out = directory.appendingPathComponent("out")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
