@@ -5,7 +5,7 @@ let package = Package(
     name: "FineTune",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "FineTune", targets: ["Core", "Zoo", "ZooIO", "Converters", "FineTune"]),
+        .library(name: "FineTune", targets: ["Core", "Zoo", "ZooIO", "Converters", "Export", "FineTune"]),
         .executable(name: "finetune", targets: ["finetune"]),
     ],
     dependencies: [
@@ -42,11 +42,13 @@ let package = Package(
         // Weights from other frameworks (PyTorch, safetensors, Keras 3) mapped onto the zoo's Keras layers
         // by the JSON mappings in converters/.
         .target(name: "Converters", dependencies: ["Core", "Zoo", "ZooIO"]),
+        // Fine-tuned models written for other runtimes: ONNX graphs and Keras 3 .keras archives.
+        .target(name: "Export", dependencies: ["Core", "Zoo", "ZooIO", "CGzip", .product(name: "Crypto", package: "swift-crypto")]),
         // Fine-tuning runs: configuration, freezing recipes, learning-rate policies, cached features, the run folder,
         // evaluation metrics, the batched predictor and the report.
         .target(name: "FineTune", dependencies: ["Core", "Zoo", "ZooIO"]),
         .executableTarget(name: "finetune", dependencies: [
-            "Core", "Zoo", "ZooIO", "Converters", "FineTune", "CKernels",
+            "Core", "Zoo", "ZooIO", "Converters", "Export", "FineTune", "CKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fine-tuning from Swift code, without the command line.
@@ -55,7 +57,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "ZooTests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["ZooIO", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"]),
         .testTarget(name: "FineTuneTests", dependencies: ["Core", "Zoo", "FineTune", "TestSupport"]),
         .testTarget(name: "ConverterTests", dependencies: ["Core", "ZooIO", "Converters", "TestSupport"]),
     ]

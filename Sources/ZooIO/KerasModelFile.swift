@@ -26,7 +26,7 @@ public enum KerasModelFile {
     }
 
     /// The Keras 3 functional config of `model` (layers in `model.layers` order).
-    static func modelConfig(_ model: Model) throws -> String {
+    public static func modelConfig(_ model: Model) throws -> String {
         var layerNodes: [ObjectIdentifier: Node] = [:]
         for node in model.nodes { layerNodes[ObjectIdentifier(node.layer)] = node }
         let layers: [[String: Any]] = try model.layers.map { layer in

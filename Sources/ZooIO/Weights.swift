@@ -215,6 +215,22 @@ public enum Weights {
         }
     }
 
+    /// Writes Keras 3's `model.weights.h5` layout: each layer of `model.layers` at `layers/<key>/vars`
+    /// (keys as `keras3Keys`) with its arrays as datasets `0`, `1`, …, and the layer's name as the group's
+    /// `name` attribute, as Keras 3 saves them.
+    public static func saveKeras3(_ model: Model, to path: String) throws {
+        try writeAtomically(path) { file in
+            try file.setString("name", model.name, on: try file.createGroup("vars"))
+            for (layer, key) in zip(model.layers, keras3Keys(model)) {
+                let vars = try file.createGroup("layers/\(key)/vars")
+                try file.setString("name", layer.name, on: vars)
+                for (i, parameter) in layer.parameters.enumerated() {
+                    try file.write(parameter.value, at: "\(i)", in: vars)
+                }
+            }
+        }
+    }
+
     /// Writes a new HDF5 file at `path` through `body`: into a temporary file in the same folder, flushed
     /// to the disk, then renamed over `path`. A crash, a kill or a full disk leaves the previous file whole.
     static func writeAtomically(_ path: String, _ body: (HDF5File) throws -> Void) throws {

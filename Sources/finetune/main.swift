@@ -12,7 +12,7 @@ struct FineTuneCommand: ParsableCommand {
         64 a bad flag or argument; 130 a training run interrupted by Ctrl-C, SIGTERM or SIGHUP (its state is saved).
         """,
         version: "0.2.0",
-        subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, SearchCommand.self, ExportCommand.self,
+        subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, SearchCommand.self, ExportCommand.self, ExportBaseCommand.self,
                       DataCommand.self, ZooCommand.self, EmbedCommand.self, BenchCommand.self],
         defaultSubcommand: TrainCommand.self)
 }
