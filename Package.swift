@@ -1,5 +1,10 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+// The converter mappings (converters/*.json), compiled into the converter so the installed binary has them.
+let mappingFiles = ((try? FileManager.default.contentsOfDirectory(atPath: Context.packageDirectory + "/converters")) ?? [])
+    .filter { $0.hasSuffix(".json") }.sorted()
 
 let package = Package(
     name: "FineTune",
@@ -43,7 +48,8 @@ let package = Package(
         ]),
         // Weights from other frameworks (PyTorch, safetensors, Keras 3) mapped onto the zoo's Keras layers
         // by the JSON mappings in converters/.
-        .target(name: "Converters", dependencies: ["Core", "Zoo", "ZooIO"]),
+        .target(name: "Converters", dependencies: ["Core", "Zoo", "ZooIO"], exclude: ["mappings/README.md"],
+                resources: mappingFiles.map { .embedInCode("mappings/\($0)") }),
         // Fine-tuning runs: freezing recipes, learning-rate policies, cached features, history.
         .target(name: "FineTune", dependencies: ["Core", "Zoo"]),
         .executableTarget(name: "finetune", dependencies: [
