@@ -20,6 +20,9 @@ public struct ForeignWeights: Sendable {
     public let source: String
     public private(set) var names: [String] = []
     public private(set) var tensors: [String: ForeignTensor] = [:]
+    /// Entries that are not floating-point tensors (BatchNorm's int64 `num_batches_tracked`, …), in file
+    /// order: never weights, listed so a mapping can tell them from names it does not know.
+    public private(set) var skipped: [String] = []
 
     public init(source: String) { self.source = source }
 
@@ -30,5 +33,37 @@ public struct ForeignWeights: Sendable {
         tensors[name] = tensor
     }
 
+    /// Records an entry that is not a weight; a name seen twice is refused as in `add`.
+    public mutating func skip(_ name: String) throws {
+        guard tensors[name] == nil, !skipped.contains(name) else { throw ModelError("\(source) holds the tensor '\(name)' twice") }
+        skipped.append(name)
+    }
+
     public subscript(name: String) -> ForeignTensor? { tensors[name] }
+}
+
+extension ForeignTensor {
+    /// More elements than any layer of any model we build (VGG19's fc1 has 102.8 million).
+    static let elementLimit = 1 << 30
+
+    /// The element count of `shape`, refused when it overflows or passes `elementLimit`.
+    static func elementCount(_ shape: [Int], described: String) throws -> Int {
+        var count = 1
+        for size in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: size)
+            guard !overflow, product <= elementLimit else {
+                throw ModelError("\(described) declares shape \(shape), larger than any layer of any model; the file is damaged or hostile")
+            }
+            count = product
+        }
+        return count
+    }
+
+    /// The tensor, once it is known to hold only finite values: NaN or infinity would train nonsense.
+    func finite(_ described: String) throws -> ForeignTensor {
+        guard values.allSatisfy(\.isFinite) else {
+            throw ModelError("\(described) holds NaN or infinite values (a diverged run or a damaged file); it cannot be used")
+        }
+        return self
+    }
 }

@@ -1,0 +1,276 @@
+import CGzip
+import Core
+import Foundation
+
+/// A zip archive read in place, for `.npz` arrays, `torch.save` checkpoints and `.keras` archives.
+/// Every size and offset the archive declares is a claim checked against the file before anything is
+/// read or allocated; members are only ever returned as bytes, never written to disk under their names.
+public final class ZipArchive {
+    /// One member, as the central directory describes it.
+    public struct Entry: Sendable {
+        public let name: String
+        public let uncompressedSize: Int
+        public let compressedSize: Int
+        let method: UInt16
+        let crc: UInt32
+        let localHeaderOffset: Int
+
+        public var isCompressed: Bool { method != 0 }
+    }
+
+    public var path: String { file.path }
+    public let entries: [Entry]
+    private let file: ReadOnlyFile
+    private let index: [String: Int]
+
+    /// More members than any checkpoint or data set archive holds (a timm checkpoint has a few thousand).
+    static let entryLimit = 200_000
+    static let nameLimit = 4096
+    /// Deflate cannot expand by more than about 1032-fold; a member declaring more is lying.
+    static let deflateRatio = 1100
+
+    public init(_ path: String) throws {
+        file = try ReadOnlyFile(path)
+        let directory = try Self.centralDirectory(file)
+        let entries = try Self.entries(try file.read(at: directory.offset, count: directory.size, what: "its central directory"),
+                                       count: directory.count, path: path)
+        try Self.checkLayout(entries, directoryOffset: directory.offset, path: path)
+        self.entries = entries
+        var index: [String: Int] = [:]
+        for (position, entry) in entries.enumerated() {
+            guard index.updateValue(position, forKey: entry.name) == nil else {
+                throw ModelError("\(path) holds the member '\(entry.name)' twice; the archive is damaged or hostile")
+            }
+        }
+        self.index = index
+    }
+
+    public subscript(name: String) -> Entry? { index[name].map { entries[$0] } }
+
+    /// A member's bytes, inflated and CRC-checked; refused when it declares more than `maximumSize` bytes.
+    public func read(_ entry: Entry, maximumSize: Int) throws -> [UInt8] {
+        let member = "\(path):\(entry.name)"
+        guard entry.uncompressedSize <= maximumSize else {
+            throw ModelError("\(member) declares \(entry.uncompressedSize) bytes, more than the \(maximumSize) such a member can hold; the archive is damaged or hostile")
+        }
+        let header = try file.read(at: entry.localHeaderOffset, count: 30, what: "the local header of '\(entry.name)'")
+        guard Self.uint32(header, 0) == 0x0403_4b50 else {
+            throw ModelError("\(member) has no local header where the central directory points; the archive is damaged")
+        }
+        let dataStart = entry.localHeaderOffset + 30 + Int(Self.uint16(header, 26)) + Int(Self.uint16(header, 28))
+        let stored = try file.read(at: dataStart, count: entry.compressedSize, what: "member '\(entry.name)'")
+        let bytes: [UInt8]
+        switch entry.method {
+        case 0:
+            guard entry.compressedSize == entry.uncompressedSize else {
+                throw ModelError("\(member) is stored uncompressed but declares \(entry.compressedSize) stored and \(entry.uncompressedSize) actual bytes; the archive is damaged")
+            }
+            bytes = stored
+        case 8:
+            bytes = try Self.inflate(stored, size: entry.uncompressedSize, member: member)
+        default:
+            throw ModelError("\(member) uses zip compression method \(entry.method); only stored and deflated members are read")
+        }
+        guard Self.crc32(bytes) == entry.crc else { throw ModelError("\(member) fails its CRC check; the archive is damaged") }
+        return bytes
+    }
+
+    // MARK: the central directory
+
+    private struct Directory {
+        let offset: Int, size: Int, count: Int
+    }
+
+    /// The end-of-central-directory record (and its ZIP64 form, which `torch.save` writes for big files).
+    private static func centralDirectory(_ file: ReadOnlyFile) throws -> Directory {
+        let (path, size) = (file.path, file.size)
+        let notZip = ModelError("\(path) is not a zip archive (or is truncated: its end-of-archive record is missing)")
+        guard size >= 22 else { throw notZip }
+        let tailStart = max(0, size - 22 - 0xffff)
+        let tail = try file.read(at: tailStart, count: size - tailStart, what: "its end")
+        // The record is the last signature whose comment reaches exactly the end of the file.
+        guard let at = stride(from: tail.count - 22, through: 0, by: -1).first(where: {
+            uint32(tail, $0) == 0x0605_4b50 && $0 + 22 + Int(uint16(tail, $0 + 20)) == tail.count
+        }) else { throw notZip }
+        var count = Int(uint16(tail, at + 10))
+        var directorySize = Int(uint32(tail, at + 12))
+        var offset = Int(uint32(tail, at + 16))
+        if count == 0xffff || directorySize == 0xffff_ffff || offset == 0xffff_ffff {
+            let locatorAt = tailStart + at - 20
+            guard locatorAt >= 0 else { throw ModelError("\(path) declares ZIP64 sizes but has no ZIP64 locator; the archive is damaged") }
+            let locator = try file.read(at: locatorAt, count: 20, what: "its ZIP64 locator")
+            guard uint32(locator, 0) == 0x0706_4b50, let recordAt = Int(exactly: uint64(locator, 8)) else {
+                throw ModelError("\(path) declares ZIP64 sizes but has no ZIP64 locator; the archive is damaged")
+            }
+            let record = try file.read(at: recordAt, count: 56, what: "its ZIP64 end record")
+            guard uint32(record, 0) == 0x0606_4b50 else {
+                throw ModelError("\(path): the ZIP64 end record is not where its locator points; the archive is damaged")
+            }
+            count = Int(clamping: uint64(record, 32))
+            directorySize = Int(clamping: uint64(record, 40))
+            offset = Int(clamping: uint64(record, 48))
+        }
+        guard count <= entryLimit else {
+            throw ModelError("\(path) declares \(count) members, more than any archive we read holds; the archive is damaged or hostile")
+        }
+        guard offset <= size, directorySize <= size - offset, directorySize >= 46 * count else {
+            throw ModelError("\(path) declares a central directory of \(directorySize) bytes at offset \(offset) in a \(size)-byte file; the archive is truncated or damaged")
+        }
+        return Directory(offset: offset, size: directorySize, count: count)
+    }
+
+    private static func entries(_ directory: [UInt8], count: Int, path: String) throws -> [Entry] {
+        var entries: [Entry] = []
+        var at = 0
+        for _ in 0..<count {
+            let damaged = ModelError("\(path): central directory entry \(entries.count + 1) of \(count) is damaged")
+            guard at + 46 <= directory.count, uint32(directory, at) == 0x0201_4b50 else { throw damaged }
+            let flags = uint16(directory, at + 8)
+            let nameLength = Int(uint16(directory, at + 28)), extraLength = Int(uint16(directory, at + 30))
+            let commentLength = Int(uint16(directory, at + 32))
+            let next = at + 46 + nameLength + extraLength + commentLength
+            guard nameLength <= nameLimit, next <= directory.count else { throw damaged }
+            let name = String(decoding: directory[(at + 46)..<(at + 46 + nameLength)], as: UTF8.self)
+            guard flags & 1 == 0 else { throw ModelError("\(path): member '\(name)' is encrypted; encrypted archives are not read") }
+            var uncompressed = UInt64(uint32(directory, at + 24)), compressed = UInt64(uint32(directory, at + 20))
+            var offset = UInt64(uint32(directory, at + 42))
+            // ZIP64 extra field: the 64-bit values of exactly those fields that are 0xffffffff, in this order.
+            var extra = Array(directory[(at + 46 + nameLength)..<(at + 46 + nameLength + extraLength)])
+            while extra.count >= 4 {
+                let id = uint16(extra, 0), size = Int(uint16(extra, 2))
+                guard 4 + size <= extra.count else { throw damaged }
+                if id == 1 {
+                    var field = 4
+                    func wide(_ value: inout UInt64) throws {
+                        guard value == 0xffff_ffff else { return }
+                        guard field + 8 <= 4 + size else { throw damaged }
+                        value = uint64(extra, field)
+                        field += 8
+                    }
+                    try wide(&uncompressed)
+                    try wide(&compressed)
+                    try wide(&offset)
+                }
+                extra.removeFirst(4 + size)
+            }
+            guard let uncompressedSize = Int(exactly: uncompressed), let compressedSize = Int(exactly: compressed),
+                  let localHeaderOffset = Int(exactly: offset) else {
+                throw ModelError("\(path): member '\(name)' declares sizes beyond any file; the archive is damaged or hostile")
+            }
+            entries.append(Entry(name: name, uncompressedSize: uncompressedSize, compressedSize: compressedSize,
+                                 method: uint16(directory, at + 10), crc: uint32(directory, at + 16),
+                                 localHeaderOffset: localHeaderOffset))
+            at = next
+        }
+        return entries
+    }
+
+    /// Each member's local header and data must lie before the central directory without overlapping
+    /// another member's (overlapping members are how the worst zip bombs multiply themselves), and its
+    /// declared size must be one deflate can produce from its compressed bytes.
+    private static func checkLayout(_ entries: [Entry], directoryOffset: Int, path: String) throws {
+        var end = 0
+        for entry in entries.sorted(by: { $0.localHeaderOffset < $1.localHeaderOffset }) {
+            // The local header's name and extra field are read later; 30 + name is its least size.
+            let start = entry.localHeaderOffset
+            let (dataEnd, overflow) = start.addingReportingOverflow(30 + entry.name.utf8.count)
+            guard start >= end, !overflow, entry.compressedSize <= directoryOffset - min(dataEnd, directoryOffset),
+                  dataEnd + entry.compressedSize <= directoryOffset else {
+                throw ModelError("\(path): member '\(entry.name)' overlaps another member or the central directory; the archive is damaged or hostile")
+            }
+            guard entry.uncompressedSize <= max(entry.compressedSize, 1) * deflateRatio else {
+                throw ModelError("\(path): member '\(entry.name)' declares \(entry.uncompressedSize) bytes from \(entry.compressedSize) compressed, more than deflate can produce; the archive is a decompression bomb or damaged")
+            }
+            end = dataEnd + entry.compressedSize
+        }
+    }
+
+    // MARK: bytes
+
+    /// Raw deflate into exactly `size` bytes: a stream that ends early or has more to give is refused.
+    private static func inflate(_ input: [UInt8], size: Int, member: String) throws -> [UInt8] {
+        // One byte of room past the declared size shows a stream that would go on.
+        var output = [UInt8](repeating: 0, count: size + 1)
+        var stream = z_stream()
+        guard inflateInit2_(&stream, -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw ModelError("\(member): zlib could not start")
+        }
+        defer { inflateEnd(&stream) }
+        let status: Int32 = input.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { target in
+                var status = Z_OK
+                // zlib counts in 32 bits: members over 4 GB go through in slices.
+                while status == Z_OK {
+                    let consumed = Int(stream.total_in), produced = Int(stream.total_out)
+                    stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress.map { $0 + consumed })
+                    stream.avail_in = UInt32(min(source.count - consumed, 1 << 30))
+                    stream.next_out = target.baseAddress! + produced
+                    stream.avail_out = UInt32(min(target.count - produced, 1 << 30))
+                    status = CGzip.inflate(&stream, Z_NO_FLUSH)
+                    if Int(stream.total_out) > size { return Z_BUF_ERROR }
+                }
+                return status
+            }
+        }
+        guard status == Z_STREAM_END, Int(stream.total_out) == size else {
+            throw ModelError("\(member) does not inflate to the \(size) bytes the archive declares; the archive is damaged or hostile")
+        }
+        output.removeLast()
+        return output
+    }
+
+    static func crc32(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBufferPointer { buffer in
+            var crc: uLong = 0
+            var at = 0
+            while at < buffer.count {
+                let slice = min(buffer.count - at, 1 << 30)
+                crc = CGzip.crc32(crc, buffer.baseAddress! + at, uInt(slice))
+                at += slice
+            }
+            return UInt32(truncatingIfNeeded: crc)
+        }
+    }
+
+    static func uint16(_ bytes: [UInt8], _ at: Int) -> UInt16 { UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 }
+    static func uint32(_ bytes: [UInt8], _ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * $1) } }
+    static func uint64(_ bytes: [UInt8], _ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[at + $1]) << (8 * $1) } }
+}
+
+/// A file read at offsets the caller computed from the file's own claims: every read is checked
+/// against the file's size first, so a lying header costs an error, never an allocation.
+public final class ReadOnlyFile {
+    public let path: String
+    public let size: Int
+    private let handle: FileHandle
+
+    public init(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+              let handle = FileHandle(forReadingAtPath: path) else {
+            throw ModelError("cannot read \(path): it does not exist, is a folder or is not readable")
+        }
+        self.path = path
+        self.handle = handle
+        size = (try? handle.seekToEnd()).flatMap { Int(exactly: $0) } ?? 0
+    }
+
+    deinit { try? handle.close() }
+
+    /// `count` bytes at `offset`; `what` names them when the file is too short to hold them.
+    public func read(at offset: Int, count: Int, what: String) throws -> [UInt8] {
+        guard offset >= 0, count >= 0, offset <= size, count <= size - offset else {
+            throw ModelError("\(path) is too short to hold \(what) (\(count) bytes at byte \(offset) of \(size)); the file is truncated or damaged")
+        }
+        do {
+            try handle.seek(toOffset: UInt64(offset))
+            let data = try handle.read(upToCount: count) ?? Data()
+            guard data.count == count else { throw ModelError("\(path) became shorter while it was read") }
+            return [UInt8](data)
+        } catch let error as ModelError {
+            throw error
+        } catch {
+            throw ModelError("cannot read \(path): \(error.localizedDescription)")
+        }
+    }
+}
