@@ -64,5 +64,6 @@ let package = Package(
         .testTarget(name: "ZooTests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ZooIO", "TestSupport"]),
         .testTarget(name: "FineTuneTests", dependencies: ["Core", "Zoo", "FineTune", "TestSupport"]),
+        .testTarget(name: "ConverterTests", dependencies: ["Core", "Zoo", "ZooIO", "Converters", "TestSupport"]),
     ]
 )

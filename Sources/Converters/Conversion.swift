@@ -124,7 +124,7 @@ private struct Plan {
         var dropped: [String] = []
         var classes: Int?
         for module in modules.modules {
-            guard let (rule, target) = Self.firstRule(for: module, in: mapping, layers: names) else {
+            guard let (rule, target) = Self.firstRule(for: module, in: mapping, layers: names, weights: weights) else {
                 leftovers.unused += module.weightNames.map { module.keys[$0]! }
                 continue
             }
@@ -153,10 +153,11 @@ private struct Plan {
 
     /// The first rule that applies to `module`: its pattern matches and its target is a layer of the model
     /// (or the classifier, which the model lacks without top).
-    static func firstRule(for module: SourceModules.Module, in mapping: Mapping, layers: Set<String>) -> (Mapping.Rule, String)? {
+    static func firstRule(for module: SourceModules.Module, in mapping: Mapping, layers: Set<String>,
+                          weights: ForeignWeights) -> (Mapping.Rule, String)? {
         for rule in mapping.rules {
             guard let target = mapping.target(of: module.path, by: rule), rule.top || layers.contains(target),
-                  rule.transform.accepts(module.weightNames) else { continue }
+                  rule.transform.accepts(module, weights) else { continue }
             return (rule, target)
         }
         return nil

@@ -21,6 +21,10 @@ public struct Mapping: Decodable, Sendable {
     public let batchnormEpsilon: Float?
     public let rules: [Rule]
 
+    private enum CodingKeys: String, CodingKey {
+        case families, architecture, checkpoints, preprocessing, separator, batchnormEpsilon, rules
+    }
+
     /// One source module (or a family of them, through `{placeholders}`) → one Keras layer.
     public struct Rule: Decodable, Sendable {
         public let source: String

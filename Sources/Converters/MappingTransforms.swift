@@ -20,10 +20,9 @@ extension Mapping.Transform {
         return (names.filter(reads.contains), names.filter { !reads.contains($0) && !dropped.contains($0) })
     }
 
-    /// Whether a module with these weights is one this transform takes: a user's Keras head is a Dense
-    /// (kernel and bias), nothing else.
-    func accepts(_ names: [String]) -> Bool {
-        self != .kerasDense || names == ["bias", "kernel"]
+    /// Whether this transform takes `module`: a user's Keras head is a Dense (a 2-D kernel and a bias), nothing else.
+    func accepts(_ module: SourceModules.Module, _ weights: ForeignWeights) -> Bool {
+        self != .kerasDense || (module.weightNames == ["bias", "kernel"] && weights[module.keys["kernel"]!]?.shape.count == 2)
     }
 
     /// The classifier's number of classes, from its weight's shape.

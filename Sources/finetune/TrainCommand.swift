@@ -1,4 +1,5 @@
 import ArgumentParser
+import Converters
 import Core
 import FineTune
 import Foundation
@@ -303,6 +304,7 @@ struct TrainCommand: ParsableCommand {
         if let threads { setenv("OMP_NUM_THREADS", "\(threads)", 1) }
         let spec = try Manifest.shared.model(base)
         let size = imageSize ?? spec.defaultInputSize
+        let preprocessing = try ConvertedWeights.preprocessing(forWeights: weights, base: base)
         let recipe = try recipe()
         let outputURL = URL(fileURLWithPath: output)
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
@@ -373,14 +375,15 @@ struct TrainCommand: ParsableCommand {
         let tuner = try FineTuner(model: model, groups: base.layerGroups, settings: settings)
 
         let augmentation = augmentationSettings()
-        let train = FolderImages(folder: folder, indices: split.train, preprocessing: spec.preprocessing, multiLabel: multiLabel,
+        let train = FolderImages(folder: folder, indices: split.train, preprocessing: preprocessing, multiLabel: multiLabel,
                                  augmentation: augmentation, views: augmentation.isIdentity ? 0 : augmentViews, seed: seed)
         let validation = validationIndices.isEmpty ? nil : FolderImages(folder: validationFolder, indices: validationIndices,
-                                                                        preprocessing: spec.preprocessing, multiLabel: multiLabel)
+                                                                        preprocessing: preprocessing, multiLabel: multiLabel)
         try printPlan(train: train, validation: validation, recipe: recipe, tuner: tuner, output: output)
         try printEstimate(model: model, train: train, validation: validation?.count ?? 0, recipe: recipe)
 
-        let info = try CheckpointInfo(base: base, classes: folder.classes, imageSize: size, head: head, crop: crop, settings: flagRecord())
+        let info = try CheckpointInfo(base: base, classes: folder.classes, imageSize: size, head: head, crop: crop,
+                                      preprocessing: preprocessing, settings: flagRecord())
         var position: RunPosition?
         if let statePath {
             let saved = try TrainingState.load(statePath, into: model, optimizer: tuner.optimizer, attributes: ["finetune_position"])
@@ -499,7 +502,7 @@ struct TrainCommand: ParsableCommand {
         case "none":
             backbone.initializeWeights(seed: seed)
         case "imagenet":
-            let path = try WeightCache().fetch(spec.weightFile(includeTop: false), progress: { log($0) })
+            let path = try WeightCache().fetchConverted(base!, includeTop: false, progress: { log($0) })
             log(try Weights.load(into: backbone, from: path.path).summary + " from \(path.path)")
         default:
             log(try Weights.load(into: backbone, from: weights).summary + " from \(weights)")
