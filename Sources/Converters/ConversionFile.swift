@@ -75,12 +75,17 @@ extension WeightCache {
                            includeTop: includeTop, progress: progress)
     }
 
+    /// Where the conversion of `file` into `architecture` is cached.
+    public func convertedPath(_ file: Manifest.WeightFile, for architecture: Architecture, includeTop: Bool) -> URL {
+        let stem = (file.fileName as NSString).deletingPathExtension
+        return directory.appendingPathComponent("\(architecture.rawValue)_from_\(stem)_\(includeTop ? "top" : "notop").h5")
+    }
+
     /// `file` for `architecture`, converted when it names a converter family; `base` overrides where it comes from.
     public func fetchConverted(_ file: Manifest.WeightFile, for architecture: Architecture, includeTop: Bool,
                                from base: String? = nil, progress: (String) -> Void = { _ in }) throws -> URL {
         guard let family = file.convertFrom else { return try fetch(file, from: base, progress: progress) }
-        let stem = (file.fileName as NSString).deletingPathExtension
-        let converted = directory.appendingPathComponent("\(architecture.rawValue)_from_\(stem)_\(includeTop ? "top" : "notop").h5")
+        let converted = convertedPath(file, for: architecture, includeTop: includeTop)
         // Written by the atomic rename that ends a conversion: present means complete.
         if FileManager.default.fileExists(atPath: converted.path) {
             progress("\(converted.path) is cached (converted from \(file.fileName))")

@@ -40,6 +40,13 @@ public struct Manifest: Decodable, Sendable {
         case md5(String)
         case sha256Prefix(String)
 
+        public var kind: String {
+            switch self {
+            case .md5: "md5"
+            case .sha256Prefix: "sha256"
+            }
+        }
+
         public var description: String {
             switch self {
             case .md5(let hex): "md5 \(hex)"

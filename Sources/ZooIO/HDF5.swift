@@ -262,11 +262,20 @@ final class HDF5File {
         let location = location ?? root
         guard let plist = H5Handle(H5Pcreate(chdf5_link_create()), close: H5Pclose) else { throw ModelError("HDF5 property error") }
         H5Pset_create_intermediate_group(plist.id, 1)
-        guard let group = H5Handle(H5Gcreate2(location.id, path, plist.id, chdf5_p_default(), chdf5_p_default()),
+        let creation = try Self.untimedCreation(chdf5_group_create())
+        guard let group = H5Handle(H5Gcreate2(location.id, path, plist.id, creation.id, chdf5_p_default()),
                                    close: H5Gclose) else {
             throw ModelError("\(self.path): cannot create group '\(path)'")
         }
         return group
+    }
+
+    /// Creation properties without modification times, so the same weights always make the same bytes.
+    private static func untimedCreation(_ kind: hid_t) throws -> H5Handle {
+        guard let plist = H5Handle(H5Pcreate(kind), close: H5Pclose), H5Pset_obj_track_times(plist.id, false) >= 0 else {
+            throw ModelError("HDF5 property error")
+        }
+        return plist
     }
 
     /// Writes a contiguous little-endian float32 dataset, creating intermediate groups.
@@ -277,9 +286,10 @@ final class HDF5File {
             throw ModelError("HDF5 dataspace error")
         }
         H5Pset_create_intermediate_group(plist.id, 1)
+        let creation = try Self.untimedCreation(chdf5_dataset_create())
         errno = 0
         guard let dataset = H5Handle(H5Dcreate2(location.id, path, chdf5_ieee_f32le(), space.id, plist.id,
-                                                chdf5_p_default(), chdf5_p_default()), close: H5Dclose),
+                                                creation.id, chdf5_p_default()), close: H5Dclose),
               H5Dwrite(dataset.id, chdf5_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), tensor.data) >= 0 else {
             throw ModelError("cannot write \(self.path) (weight '\(path)'): \(Self.lastSystemError)")
         }

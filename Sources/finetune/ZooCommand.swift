@@ -29,8 +29,11 @@ struct ZooCommand: ParsableCommand {
                 if model.weights.isEmpty { print("  weights: none published (train it, or pass a file with --weights)") }
                 for (variant, top) in [("top", true), ("notop", false)] {
                     guard let file = try? model.weightFile(includeTop: top) else { continue }
+                    let state = file.convertFrom == nil ? cacheState(cache.path(for: file), file.digest)
+                        : FileManager.default.fileExists(atPath: cache.convertedPath(file, for: Architecture(rawValue: model.name)!, includeTop: top).path)
+                            ? "converted in the cache" : "not cached"
                     let converted = file.convertFrom.map { ", converted from \($0) on fetch" } ?? ""
-                    print("  weights (\(variant)): \(file.fileName) \(file.digest)\(converted) [\(cacheState(cache.path(for: file), file.digest))]")
+                    print("  weights (\(variant)): \(file.fileName) \(file.digest)\(converted) [\(state)]")
                 }
             }
         }
@@ -40,9 +43,9 @@ struct ZooCommand: ParsableCommand {
     static func cacheState(_ path: URL, _ digest: Manifest.Digest) -> String {
         guard FileManager.default.fileExists(atPath: path.path) else { return "not cached" }
         guard (try? digest.matches(path)) == true else {
-            return "in the cache but its \(digest) is not the published one: remove it and fetch again"
+            return "in the cache but its \(digest.kind) is not the published one: remove it and fetch again"
         }
-        return "cached, verified"
+        return "cached, \(digest.kind) verified"
     }
 
     struct Fetch: ParsableCommand {

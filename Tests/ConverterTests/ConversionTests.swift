@@ -64,12 +64,17 @@ final class ConversionTests: XCTestCase {
                     let fromSource = ours.maxAbsDifference(source) / source.maxMagnitude
                     let fromTruth = ours.maxAbsDifference(truth) / truth.maxMagnitude
                     let label = "\(c.name).\(format) \(top ? "with" : "without") top"
-                    if let (bound, reason) = Self.designedDifference[c.name] {
+                    if let reason = Self.designedDifference[c.name] {
+                        // The Keras graph is the faithful one for these TensorFlow-trained weights: we must compute
+                        // what Keras computes from the converted file, and what timm computes once its pooling
+                        // is Keras' (which shows the pooling to be the only difference).
                         let keras = try Self.keras(c, weights: output, top: top, x: directory.appendingPathComponent("x.npy"))
                         let fromKeras = ours.maxAbsDifference(keras) / keras.maxMagnitude
-                        print("conversion \(label): vs Keras on the converted file \(fromKeras), vs \(c.family) \(fromSource) (\(reason))")
+                        let pooled = try NPY.read(ConverterFixtures.path("\(c.name).\(kind)_keras_pooling.npy"))
+                        let fromPooled = ours.maxAbsDifference(pooled) / pooled.maxMagnitude
+                        print("conversion \(label): vs Keras on the converted file \(fromKeras), vs \(c.family) with Keras' pooling \(fromPooled), vs \(c.family) itself \(fromSource) (\(reason))")
                         XCTAssertLessThanOrEqual(fromKeras, c.tolerance, label)
-                        XCTAssertLessThanOrEqual(fromSource, bound, "\(label): the difference to \(c.family) grew beyond what its \(reason) explains")
+                        XCTAssertLessThanOrEqual(fromPooled, c.tolerance, label)
                     } else {
                         print("conversion \(label): vs \(c.family) \(fromSource), vs float64 \(fromTruth) (\(c.family) vs float64 \(c.float32Error))")
                         XCTAssertLessThanOrEqual(fromSource, c.tolerance, label)
@@ -80,11 +85,12 @@ final class ConversionTests: XCTestCase {
         }
     }
 
-    /// Where the Keras graph is not timm's, by design: the largest relative difference to timm's own forward
-    /// measured on these fixtures (feature maps and probabilities), with room for round-off, and why.
-    static let designedDifference: [String: (Float, String)] = [
-        "timm_inception_v3": (0.5, "average pooling counts the padding at the border in timm, not in Keras"),
-        "timm_legacy_xception": (0.5, "max pooling pads both sides in timm, one side in Keras at even sizes"),
+    /// Where the Keras graph is not timm's, by design. Measured on these fixtures (random weights, small
+    /// inputs, where borders are most of the picture), relative to max |timm|: InceptionV3 273 for the
+    /// feature maps and 1.9 for the probabilities, Xception 0.52 and 0.11 (docs/converters.md).
+    static let designedDifference: [String: String] = [
+        "timm_inception_v3": "timm's 3x3 average pooling counts the padding at the border, Keras' does not",
+        "timm_legacy_xception": "timm's strided max pooling pads both sides, Keras' only the far side at even sizes",
     ]
 
     /// Keras' keras.applications model with the converted file loaded by `load_weights`, on the case's input.
