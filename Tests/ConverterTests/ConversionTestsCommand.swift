@@ -89,11 +89,11 @@ final class ConversionCommandTests: XCTestCase {
         let resnet = try ConverterFixtures.path("torchvision_resnet50.pth")
         let cases: [([String], [String])] = [
             // Another architecture's checkpoint: which mapping its keys fit.
-            ([resnet, "--base", "vgg19"], [resnet, "does not fit vgg19", "fits torchvision_resnet50 (resnet50_v1_5)", "--base resnet50_v1_5"]),
-            ([resnet, "--base", "inception_v3"], ["does not fit inception_v3", "fits torchvision_resnet50 (resnet50_v1_5)"]),
+            ([resnet, "--base", "vgg19"], [resnet, "does not fit vgg19", "its keys fit torchvision_resnet50 (resnet50_v1_5)", "--base resnet50_v1_5"]),
+            ([resnet, "--base", "inception_v3"], ["does not fit inception_v3", "its keys fit torchvision_resnet50 (resnet50_v1_5)"]),
             ([resnet, "--base", "inception_v3", "--from", "torchvision"], ["no mapping converts torchvision weights into inception_v3", "it takes weights from timm"]),
             ([try ConverterFixtures.path("timm_legacy_xception.safetensors"), "--base", "resnet50_v1_5"],
-             ["does not fit resnet50_v1_5", "fits timm_legacy_xception (xception)"]),
+             ["does not fit resnet50_v1_5", "its keys fit timm_legacy_xception (xception)"]),
             // A wrong --from for what the file is.
             ([resnet, "--base", "resnet50_v1_5", "--from", "keras"], ["is a PyTorch checkpoint, not a Keras file"]),
             // A classifier asked of a file without one.
