@@ -128,20 +128,24 @@ enum Layout {
         let outStrides = order.map { strides[$0] }
         var out = [Float](repeating: 0, count: tensor.values.count)
         guard !out.isEmpty else { return Tensor(shape: outShape, data: out) }
-        // An odometer over the result's indices, innermost axis fastest, tracking the source offset.
-        var index = [Int](repeating: 0, count: outShape.count)
+        // An odometer over the result's outer indices tracks the source offset; the innermost axis is a
+        // strided copy.
+        let inner = outShape.last!, innerStride = outStrides.last!
+        var index = [Int](repeating: 0, count: outShape.count - 1)
         var offset = 0
         tensor.values.withUnsafeBufferPointer { source in
-            for k in out.indices {
-                out[k] = source[offset]
-                var axis = outShape.count - 1
-                while axis >= 0 {
-                    index[axis] += 1
-                    offset += outStrides[axis]
-                    if index[axis] < outShape[axis] { break }
-                    offset -= outStrides[axis] * outShape[axis]
-                    index[axis] = 0
-                    axis -= 1
+            out.withUnsafeMutableBufferPointer { target in
+                for start in stride(from: 0, to: target.count, by: inner) {
+                    for k in 0..<inner { target[start + k] = source[offset + k * innerStride] }
+                    var axis = index.count - 1
+                    while axis >= 0 {
+                        index[axis] += 1
+                        offset += outStrides[axis]
+                        if index[axis] < outShape[axis] { break }
+                        offset -= outStrides[axis] * outShape[axis]
+                        index[axis] = 0
+                        axis -= 1
+                    }
                 }
             }
         }
