@@ -17,7 +17,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
-        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // C libraries from Debian, found by pkg-config where Debian ships a .pc file.
@@ -44,7 +43,6 @@ let package = Package(
             "Core", "Zoo", "CHDF5", "CImages", "CGzip",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "SwiftCSV", package: "SwiftCSV"),
-            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         // Weights from other frameworks (PyTorch, safetensors, Keras 3) mapped onto the zoo's Keras layers
         // by the JSON mappings in converters/.

@@ -2,7 +2,7 @@
 """The fuzz targets' seed corpora: a few tiny, valid files per reader (a few KB each), in the
 variants the readers handle, so fuzzing starts deep inside each format.
 
-    python3 Fuzz/make_seeds.py [DIR]     (default Fuzz/seeds; needs numpy, Pillow and h5py)
+    python3 Fuzz/make_seeds.py [DIR]     (default Fuzz/seeds; needs numpy, Pillow, h5py, torch and safetensors)
 """
 import gzip
 import io
@@ -220,3 +220,55 @@ h5("checkpoint", "hidden-multilabel.h5", checkpoint(hidden=4, multi=True), libve
 for target in sorted(os.listdir(out)):
     sizes = [os.path.getsize(os.path.join(out, target, n)) for n in os.listdir(os.path.join(out, target))]
     print(f"{target}: {len(sizes)} seeds, largest {max(sizes)} bytes")
+
+# PyTorch checkpoints, their pickles and safetensors files (needs torch and safetensors). Every storage
+# holds 64 bytes, so the pickle target can give any pickled state dict the storages it refers to.
+import collections  # noqa: E402
+
+import safetensors.torch  # noqa: E402
+import torch  # noqa: E402
+
+torch.manual_seed(0)
+square = torch.randn(4, 4)
+state = collections.OrderedDict([
+    ("conv.weight", torch.randn(2, 2, 2, 2)), ("half", torch.randn(32).half()), ("brain", torch.randn(4, 8).bfloat16()),
+    ("double", torch.randn(8).double()), ("bn.num_batches_tracked", torch.arange(8)),
+    ("transposed", square.t()), ("sliced", square[1:3, 1:]), ("scalar", torch.randn(16)[3]),
+])
+
+
+def torch_save(value, protocol=2):
+    buffer = io.BytesIO()
+    torch.save(value, buffer, pickle_protocol=protocol)
+    return buffer.getvalue()
+
+
+def data_pkl(checkpoint):
+    with zipfile.ZipFile(io.BytesIO(checkpoint)) as z:
+        return z.read(next(n for n in z.namelist() if n.endswith("/data.pkl")))
+
+
+def rezip(checkpoint, method=zipfile.ZIP_STORED):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(checkpoint)) as source, zipfile.ZipFile(buffer, "w", method) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info))
+    return buffer.getvalue()
+
+
+checkpoints = {
+    "state-dict": torch_save(state),
+    "protocol4": torch_save(state, protocol=4),
+    "nested": torch_save({"epoch": 1, "state_dict": state, "best": [0.5, None, True, (1, "a")]}),
+    "parameters": torch_save(collections.OrderedDict(w=torch.nn.Parameter(torch.randn(16)))),
+}
+for name, checkpoint in checkpoints.items():
+    put("pytorch", f"{name}.pth", checkpoint)
+    put("pickle", f"{name}.pkl", data_pkl(checkpoint))
+put("pytorch", "deflated.pth", rezip(checkpoints["state-dict"], zipfile.ZIP_DEFLATED))
+zipfile.ZIP64_LIMIT = 0  # every member and the end record in ZIP64 form, as torch.save writes files over 4 GB
+put("pytorch", "zip64.pth", rezip(checkpoints["state-dict"]))
+
+contiguous = collections.OrderedDict((k, v.contiguous().clone()) for k, v in state.items())
+put("safetensors", "state-dict.safetensors", safetensors.torch.save(contiguous, metadata={"format": "pt"}))
+put("safetensors", "empty.safetensors", safetensors.torch.save({"none": torch.zeros(0, 3)}))

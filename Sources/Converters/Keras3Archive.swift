@@ -31,8 +31,7 @@ enum Keras3Archive {
             throw ModelError("\(path) is a .keras archive without model.weights.h5; it holds no weights")
         }
         let described = try describe(config, path: path)
-        let stored = try withPrivateCopy(try archive.read(weightsEntry, maximumSize: inflationLimit(weightsEntry)),
-                                         name: "model.weights.h5", Keras3Variables.read)
+        let stored = try variables(archive, weightsEntry)
         var byKeys = Dictionary(stored.map { ($0.keys, $0.variables) }, uniquingKeysWith: { first, _ in first })
         var weights = ForeignWeights(source: path)
         for layer in described {
@@ -59,11 +58,16 @@ enum Keras3Archive {
         let stored = try Keras3Variables.read(path)
         let nested = stored.filter { $0.keys.count > 1 }.map { Array($0.keys.dropLast()) }
         let base = Dictionary(grouping: nested, by: { $0 }).max { $0.value.count < $1.value.count }?.key ?? []
-        let layers = Dictionary(zip(Keras3Variables.keys(of: model).map { base + [$0] }, model.layers), uniquingKeysWith: { first, _ in first })
+        let positions = Dictionary(zip(Keras3Variables.keys(of: model).map { base + [$0] }, model.layers.indices),
+                                   uniquingKeysWith: { first, _ in first })
+        // The model's layers in its order, then the layers it lacks in the file's.
+        let ordered = stored.enumerated().filter { !$0.element.variables.isEmpty }
+            .sorted { (positions[$0.element.keys] ?? model.layers.count + $0.offset) < (positions[$1.element.keys] ?? model.layers.count + $1.offset) }
         var weights = ForeignWeights(source: path)
-        for entry in stored where !entry.variables.isEmpty {
+        for (_, entry) in ordered {
             let names: [String]
-            if let layer = layers[entry.keys] {
+            if let position = positions[entry.keys] {
+                let layer = model.layers[position]
                 names = layer.parameters.map { "\(layer.name)/\($0.name)" }
                 guard names.count == entry.variables.count else {
                     throw ModelError("\(path): '\(entry.keys.joined(separator: "/"))' holds \(entry.variables.count) variables but \(model.name)'s layer \(layer.name) (\(layer.kerasClass)) has \(names.count); the file is from another architecture or damaged")
@@ -106,8 +110,8 @@ enum Keras3Archive {
         var counters: [String: Int] = [:]
         var previous: String?
         for entry in list {
-            guard let className = entry["class_name"] as? String, let config = entry["config"] as? [String: Any],
-                  let name = (entry["name"] as? String) ?? (config["name"] as? String) else {
+            guard let className = (entry["class_name"] as? String).map(printable), let config = entry["config"] as? [String: Any],
+                  let name = ((entry["name"] as? String) ?? (config["name"] as? String)).map(printable) else {
                 throw ModelError("\(path): config.json has a layer without a class or name; the archive is damaged")
             }
             let base = Keras3Variables.key(forClass: className)
@@ -149,7 +153,6 @@ enum Keras3Archive {
         let bias = (config["use_bias"] as? Bool ?? true) ? ["bias"] : []
         switch className {
         case "Conv2D", "Dense": return ["kernel"] + bias
-        case "DepthwiseConv2D": return ["depthwise_kernel"] + bias
         case "SeparableConv2D": return ["depthwise_kernel", "pointwise_kernel"] + bias
         case "BatchNormalization":
             return (config["scale"] as? Bool ?? true ? ["gamma"] : []) + (config["center"] as? Bool ?? true ? ["beta"] : [])
@@ -167,26 +170,25 @@ enum Keras3Archive {
         return object
     }
 
-    /// Keras stores model.weights.h5 uncompressed; a compressed one may not claim more than 100-fold.
-    private static func inflationLimit(_ entry: ZipArchive.Entry) -> Int {
-        entry.isCompressed ? max(64 << 20, entry.compressedSize.multipliedReportingOverflow(by: 100).partialValue) : Int.max
-    }
-
-    /// `body` on `bytes` written to a file in a folder only this user can read, removed afterwards:
-    /// libhdf5 reads files, and the archive's member names never become paths.
-    private static func withPrivateCopy<T>(_ bytes: [UInt8], name: String, _ body: (String) throws -> T) throws -> T {
+    /// The variables of the archive's `model.weights.h5`, copied to a file in a folder only this user can
+    /// read (libhdf5 reads files; the archive's member names never become paths) and removed afterwards.
+    /// The member's bytes are let go once written, before libhdf5 reads the copy.
+    private static func variables(_ archive: ZipArchive, _ entry: ZipArchive.Entry) throws -> [Keras3StoredLayer] {
         let template = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("finetune-keras.XXXXXX").path
         var buffer = Array(template.utf8CString)
         guard let folder = buffer.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!).map { String(cString: $0) } }) else {
             throw ModelError("cannot create a temporary folder in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
         }
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let file = "\(folder)/\(name)"
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: file))
-        } catch {
-            throw ModelError("cannot write a temporary copy of \(name) in \(folder): \(error.localizedDescription)")
+        let file = "\(folder)/model.weights.h5"
+        try archive.read(entry).withUnsafeBytes { raw in
+            let bytes = raw.baseAddress.map { Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0), count: raw.count, deallocator: .none) } ?? Data()
+            do {
+                try bytes.write(to: URL(fileURLWithPath: file))
+            } catch {
+                throw ModelError("cannot write a temporary copy of \(archive.path):model.weights.h5 in \(folder): \(error.localizedDescription)")
+            }
         }
-        return try body(file)
+        return try Keras3Variables.read(file)
     }
 }

@@ -1,4 +1,5 @@
 import Core
+import ZooIO
 
 /// A storage a checkpoint refers to by key (`<archive>/data/<key>`), with the element count it claims.
 struct StorageReference: Equatable {
@@ -25,6 +26,19 @@ enum PickleGlobal: Equatable {
     static let dtypes: Set<String> = ["float16", "float32", "float64", "bfloat16", "half", "float", "double",
                                       "int8", "int16", "int32", "int64", "uint8", "bool", "long", "int"]
 
+    /// How Python names it, for errors.
+    var pythonName: String {
+        switch self {
+        case .orderedDict: "collections.OrderedDict"
+        case .rebuildTensor: "torch._utils._rebuild_tensor_v2"
+        case .rebuildParameter: "torch._utils._rebuild_parameter"
+        case .rebuildParameterWithState: "torch._utils._rebuild_parameter_with_state"
+        case .size: "torch.Size"
+        case .storage(let type): "a torch storage of \(type.rawValue)"
+        case .dtype(let name): "torch.\(name)"
+        }
+    }
+
     init?(module: String, name: String) {
         switch (module, name) {
         case ("collections", "OrderedDict"): self = .orderedDict
@@ -50,13 +64,15 @@ enum PickleKey: Hashable {
     case string(String), int(Int)
 }
 
-/// A value of a restricted pickle. Lists and dicts live in the document's table and are referred to by
-/// index, as Python shares them by reference; a pickle can then make a cycle but never an object graph
-/// Swift would have to walk or free recursively.
+/// A value of a restricted pickle. Dicts live in the document's table and are referred to by index, as
+/// Python shares them by reference; a pickle can then make a cycle but never an object graph Swift would
+/// have to walk or free recursively.
 enum PickleValue: Equatable {
     case none, bool(Bool), int(Int), float(Double), string(String), bytes([UInt8])
-    case tuple([PickleValue])
-    case list(Int), dict(Int)
+    /// A tuple and how deeply tuples nest inside it (kept, so nesting is never recounted).
+    case tuple([PickleValue], depth: Int)
+    /// A list (its items are never needed) or a dict, by its index in the document's table.
+    case list, dict(Int)
     case global(PickleGlobal)
     case storage(StorageReference)
     case tensor(TensorReference)
@@ -82,10 +98,10 @@ struct PickleDict {
     }
 }
 
-/// The result of unpickling: the root value and the lists and dicts it refers to.
+/// The result of unpickling: the root value and the dicts it refers to (a state dict is a dict of
+/// tensors; lists only ever hold optimizer settings, never read).
 struct PickleDocument {
     let root: PickleValue
-    let lists: [[PickleValue]]
     let dicts: [PickleDict]
 
     func dict(_ value: PickleValue) -> PickleDict? {
@@ -103,6 +119,9 @@ struct RestrictedUnpickler {
     /// Nesting of tuples; a state dict's deepest is a tensor's shape inside its arguments (3).
     static let depthLimit = 100
     static let memoLimit = 1 << 20
+    /// Every value a pickle makes costs an opcode, so this bounds memory by far less than the pickle's
+    /// size would; a state dict makes about 20 per tensor.
+    static let valueLimit = 1 << 22
 
     let name: String
     private let bytes: [UInt8]
@@ -110,8 +129,8 @@ struct RestrictedUnpickler {
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
-    private var lists: [[PickleValue]] = []
     private var dicts: [PickleDict] = []
+    private var made = 0
 
     /// Unpickles `bytes`; `name` (the file and member) begins every error.
     static func load(_ bytes: [UInt8], name: String) throws -> PickleDocument {
@@ -137,26 +156,26 @@ struct RestrictedUnpickler {
             case 0x95: at = try advance(8)  // FRAME: a length hint only
             case 0x2e:  // STOP
                 guard stack.count == 1, marks.isEmpty else { throw fail("the pickle stops with \(stack.count) values on its stack; the file is damaged") }
-                return PickleDocument(root: stack[0], lists: lists, dicts: dicts)
+                return PickleDocument(root: stack[0], dicts: dicts)
             case 0x28: marks.append(stack.count)  // MARK
-            case 0x7d: push(.dict(newDict()))  // EMPTY_DICT
-            case 0x5d: push(.list(newList()))  // EMPTY_LIST
-            case 0x29: push(.tuple([]))  // EMPTY_TUPLE
-            case 0x58: push(.string(try text(Int(try unsigned(4)))))  // BINUNICODE
-            case 0x8d: push(.string(try text(try length(8))))  // BINUNICODE8
-            case 0x8c: push(.string(try text(Int(try byte()))))  // SHORT_BINUNICODE
-            case 0x42: push(.bytes(try raw(Int(try unsigned(4)))))  // BINBYTES
-            case 0x43: push(.bytes(try raw(Int(try byte()))))  // SHORT_BINBYTES
-            case 0x4a: push(.int(Int(Int32(truncatingIfNeeded: try unsigned(4)))))  // BININT
-            case 0x4b: push(.int(Int(try byte())))  // BININT1
-            case 0x4d: push(.int(Int(try unsigned(2))))  // BININT2
-            case 0x8a: push(.int(try long(Int(try byte()))))  // LONG1
-            case 0x47: push(.float(Double(bitPattern: try raw(8).reduce(0) { $0 << 8 | UInt64($1) })))  // BINFLOAT, big-endian
-            case 0x88: push(.bool(true))  // NEWTRUE
-            case 0x89: push(.bool(false))  // NEWFALSE
-            case 0x4e: push(.none)  // NONE
-            case 0x74: push(try tuple(try popMark()))  // TUPLE
-            case 0x85, 0x86, 0x87: push(try tuple(try pop(Int(opcode) - 0x84)))  // TUPLE1-3
+            case 0x7d: try push(.dict(newDict()))  // EMPTY_DICT
+            case 0x5d: try push(.list)  // EMPTY_LIST
+            case 0x29: try push(.tuple([], depth: 1))  // EMPTY_TUPLE
+            case 0x58: try push(.string(try text(Int(try unsigned(4)))))  // BINUNICODE
+            case 0x8d: try push(.string(try text(try length(8))))  // BINUNICODE8
+            case 0x8c: try push(.string(try text(Int(try byte()))))  // SHORT_BINUNICODE
+            case 0x42: try push(.bytes(try raw(Int(try unsigned(4)))))  // BINBYTES
+            case 0x43: try push(.bytes(try raw(Int(try byte()))))  // SHORT_BINBYTES
+            case 0x4a: try push(.int(Int(Int32(truncatingIfNeeded: try unsigned(4)))))  // BININT
+            case 0x4b: try push(.int(Int(try byte())))  // BININT1
+            case 0x4d: try push(.int(Int(try unsigned(2))))  // BININT2
+            case 0x8a: try push(.int(try long(Int(try byte()))))  // LONG1
+            case 0x47: try push(.float(Double(bitPattern: try raw(8).reduce(0) { $0 << 8 | UInt64($1) })))  // BINFLOAT, big-endian
+            case 0x88: try push(.bool(true))  // NEWTRUE
+            case 0x89: try push(.bool(false))  // NEWFALSE
+            case 0x4e: try push(.none)  // NONE
+            case 0x74: try push(try tuple(try popMark()))  // TUPLE
+            case 0x85, 0x86, 0x87: try push(try tuple(try pop(Int(opcode) - 0x84)))  // TUPLE1-3
             case 0x73: try setItems(try pop(2))  // SETITEM
             case 0x75: try setItems(try popMark())  // SETITEMS
             case 0x61: try append(try pop(1))  // APPEND
@@ -164,29 +183,29 @@ struct RestrictedUnpickler {
             case 0x71: try put(Int(try byte()))  // BINPUT
             case 0x72: try put(Int(try unsigned(4)))  // LONG_BINPUT
             case 0x94: try put(memo.count)  // MEMOIZE
-            case 0x68: push(try get(Int(try byte())))  // BINGET
-            case 0x6a: push(try get(Int(try unsigned(4))))  // LONG_BINGET
-            case 0x63: push(try global(module: try line(), name: try line()))  // GLOBAL
+            case 0x68: try push(try get(Int(try byte())))  // BINGET
+            case 0x6a: try push(try get(Int(try unsigned(4))))  // LONG_BINGET
+            case 0x63: try push(try global(module: try line(), name: try line()))  // GLOBAL
             case 0x93:  // STACK_GLOBAL
                 let names = try pop(2)
                 guard case .string(let module) = names[0], case .string(let name) = names[1] else {
                     throw fail("STACK_GLOBAL without two names; the file is damaged")
                 }
-                push(try global(module: module, name: name))
+                try push(try global(module: module, name: name))
             case 0x52, 0x81:  // REDUCE, NEWOBJ: a call of an allowed global, turned into data
                 let popped = try pop(2)
-                guard case .global(let callable) = popped[0], case .tuple(let arguments) = popped[1] else {
+                guard case .global(let callable) = popped[0], case .tuple(let arguments, _) = popped[1] else {
                     throw fail("a call at byte \(offset) of something that is not an allowed function; the file is damaged")
                 }
-                push(try call(callable, arguments))
+                try push(try call(callable, arguments))
             case 0x62:  // BUILD: sets an object's state; an OrderedDict's `_metadata` or a parameter's attributes
                 let popped = try pop(2)
                 switch (popped[0], popped[1]) {
-                case (.dict, .dict), (.dict, .none), (.tensor, _): push(popped[0])
+                case (.dict, .dict), (.dict, .none), (.tensor, _): try push(popped[0])
                 default: throw fail("BUILD at byte \(offset) on a value that has no state; the file is damaged")
                 }
             case 0x51:  // BINPERSID: a storage, by key
-                push(try storage(try pop(1)[0]))
+                try push(try storage(try pop(1)[0]))
             default:
                 throw fail(Self.refusal(opcode, at: offset))
             }
@@ -262,7 +281,11 @@ struct RestrictedUnpickler {
 
     // MARK: the stack and memo
 
-    private mutating func push(_ value: PickleValue) { stack.append(value) }
+    private mutating func push(_ value: PickleValue) throws {
+        made += 1
+        guard made <= Self.valueLimit else { throw fail("the pickle makes more than \(Self.valueLimit) values, far more than any state dict; the file is refused") }
+        stack.append(value)
+    }
 
     private mutating func pop(_ count: Int) throws -> [PickleValue] {
         guard stack.count - count >= (marks.last ?? 0) else { throw fail("the pickle takes more values than it has put; the file is damaged") }
@@ -292,21 +315,15 @@ struct RestrictedUnpickler {
         return dicts.count - 1
     }
 
-    private mutating func newList() -> Int {
-        lists.append([])
-        return lists.count - 1
-    }
 
+    /// A tuple of `items`, refused when tuples nest too deeply (lists and dicts count as flat: they are
+    /// table indices).
     private func tuple(_ items: [PickleValue]) throws -> PickleValue {
-        let value = PickleValue.tuple(items)
-        guard Self.depth(value) <= Self.depthLimit else { throw fail("tuples nested deeper than \(Self.depthLimit) levels; the file is refused") }
-        return value
-    }
-
-    /// How deeply tuples nest in `value`; lists and dicts count as flat (they are table indices).
-    static func depth(_ value: PickleValue) -> Int {
-        guard case .tuple(let items) = value else { return 0 }
-        return 1 + (items.map(depth).max() ?? 0)
+        let depth = 1 + items.reduce(0) { deepest, item in
+            if case .tuple(_, let depth) = item { max(deepest, depth) } else { deepest }
+        }
+        guard depth <= Self.depthLimit else { throw fail("tuples nested deeper than \(Self.depthLimit) levels; the file is refused") }
+        return .tuple(items, depth: depth)
     }
 
     private mutating func setItems(_ pairs: [PickleValue]) throws {
@@ -317,16 +334,16 @@ struct RestrictedUnpickler {
         }
     }
 
-    private mutating func append(_ items: [PickleValue]) throws {
-        guard case .list(let index) = stack.last else { throw fail("APPENDS without a list; the file is damaged") }
-        lists[index] += items
+    private func append(_ items: [PickleValue]) throws {
+        // A list's items are checked as they are made but not kept: no state dict entry is a list.
+        guard case .list = stack.last else { throw fail("APPENDS without a list; the file is damaged") }
     }
 
     // MARK: globals and calls
 
     private func global(module: String, name: String) throws -> PickleValue {
         guard let global = PickleGlobal(module: module, name: name) else {
-            throw fail("the pickle names the global '\(module).\(name)', which a state dict never needs; refused, nothing was run")
+            throw fail("the pickle names the global '\(printable(module)).\(printable(name))', which a state dict never needs; refused, nothing was run")
         }
         return .global(global)
     }
@@ -335,10 +352,10 @@ struct RestrictedUnpickler {
     private mutating func call(_ callable: PickleGlobal, _ arguments: [PickleValue]) throws -> PickleValue {
         switch (callable, arguments.first) {
         case (.orderedDict, nil): return .dict(newDict())
-        case (.size, .tuple(let dimensions)?) where arguments.count == 1: return .tuple(dimensions)
+        case (.size, .tuple?) where arguments.count == 1: return arguments[0]
         case (.rebuildTensor, _): return .tensor(try tensor(arguments))
         case (.rebuildParameter, .tensor(let tensor)?), (.rebuildParameterWithState, .tensor(let tensor)?): return .tensor(tensor)
-        default: throw fail("the pickle calls \(callable) with arguments it never has in a state dict; the file is refused")
+        default: throw fail("the pickle calls \(callable.pythonName) with arguments it never has in a state dict; the file is refused")
         }
     }
 
@@ -352,7 +369,7 @@ struct RestrictedUnpickler {
     }
 
     private static func integers(_ value: PickleValue) -> [Int]? {
-        guard case .tuple(let items) = value else { return nil }
+        guard case .tuple(let items, _) = value else { return nil }
         var integers: [Int] = []
         for item in items {
             guard case .int(let n) = item else { return nil }
@@ -363,7 +380,7 @@ struct RestrictedUnpickler {
 
     /// A persistent id `('storage', torch.FloatStorage, key, location, count)`: a storage in the archive.
     private func storage(_ id: PickleValue) throws -> PickleValue {
-        guard case .tuple(let fields) = id, fields.count == 5, fields[0] == .string("storage"),
+        guard case .tuple(let fields, _) = id, fields.count == 5, fields[0] == .string("storage"),
               case .global(.storage(let type)) = fields[1], case .string(let key) = fields[2], case .int(let count) = fields[4],
               count >= 0 else {
             throw fail("a persistent id that is not a torch storage; the file is refused")

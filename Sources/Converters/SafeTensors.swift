@@ -74,7 +74,7 @@ public enum SafeTensors {
                     metadata = pairs
                     continue
                 }
-                entries.append(try Self.entry(name, value, path: path))
+                entries.append(try Self.entry(printable(name), value, path: path))
             }
             self.entries = entries.sorted { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
             self.metadata = metadata

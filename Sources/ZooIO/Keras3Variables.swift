@@ -69,7 +69,7 @@ public enum Keras3Variables {
             guard length > 0, length < buffer.count else {
                 throw ModelError("\(file.path): a layer name in '\(path)' is unreadable or longer than any Keras key; the file is damaged")
             }
-            return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return printable(String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
     }
 }

@@ -1,6 +1,5 @@
 import Core
 import Foundation
-import ZIPFoundation
 
 /// NumPy's `.npy` format for float32 arrays (little-endian, C order), for people coming from numpy.
 public enum NPY {
@@ -187,8 +186,8 @@ func checkedProduct(_ factors: [Int], name: String, what: String) throws -> Int 
     }
 }
 
-/// How far a compressed stream may inflate. Real image and label arrays shrink a few times at most;
-/// a stream that claims to grow more than 100-fold (Apache POI's zip-bomb ratio) beyond a small
+/// How far a compressed stream may inflate. Real image and label arrays and weights shrink a few times
+/// at most; a stream that claims to grow more than 100-fold (Apache POI's zip-bomb ratio) beyond a small
 /// allowance is refused before anything is allocated.
 enum InflationBound {
     static let allowance = 64 << 20
@@ -197,7 +196,7 @@ enum InflationBound {
     static func check(declared: Int, compressed: Int, name: String) throws {
         let limit = max(allowance, compressed.multipliedReportingOverflow(by: ratio).partialValue)
         guard declared <= limit else {
-            throw ModelError("\(name) declares \(declared) bytes from \(compressed) compressed bytes, more than \(ratio)-fold; real image data never compresses that well, so the file is refused as a decompression bomb")
+            throw ModelError("\(name) declares \(declared) bytes from \(compressed) compressed bytes, more than \(ratio)-fold; real images and weights never compress that well, so the file is refused as a decompression bomb")
         }
     }
 }
@@ -206,70 +205,21 @@ enum InflationBound {
 /// each checked against its header and the archive's sizes before its bytes are kept.
 public struct NPZ {
     public let path: String
-    private let archive: Archive
+    private let archive: ZipArchive
 
     public init(_ path: String) throws {
         self.path = path
-        do {
-            archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
-        } catch {
-            throw ModelError("\(path) is not a readable .npz archive (np.savez writes them)")
-        }
+        archive = try ZipArchive(path)
     }
 
     /// The names of the arrays in the archive.
     public var names: [String] {
-        archive.filter { $0.type == .file && $0.path.hasSuffix(".npy") }.map { String($0.path.dropLast(4)) }.sorted()
+        archive.entries.map(\.name).filter { $0.hasSuffix(".npy") }.map { String($0.dropLast(4)) }.sorted()
     }
 
     /// The array `name`, or nil when the archive has none by that name.
     public func array(_ name: String) throws -> NPY.RawArray? {
-        guard let entry = archive["\(name).npy"], entry.type == .file else { return nil }
-        let member = "\(path):\(entry.path)"
-        guard let declared = Int(exactly: entry.uncompressedSize), let compressed = Int(exactly: entry.compressedSize) else {
-            throw ModelError("\(member) declares an impossible size; the archive is damaged")
-        }
-        try InflationBound.check(declared: declared, compressed: compressed, name: member)
-        var reader = MemberReader(name: member, declared: declared)
-        let checksum: CRC32
-        do {
-            checksum = try archive.extract(entry, consumer: { try reader.append($0) })
-        } catch let error as ModelError {
-            throw error
-        } catch {
-            throw ModelError("\(member) cannot be extracted (\(error)); the archive is damaged")
-        }
-        guard checksum == entry.checksum else { throw ModelError("\(member) fails its CRC check; the archive is damaged") }
-        return try reader.array()
-    }
-
-    /// Collects a member's bytes: its .npy header must agree with the archive's size before the data
-    /// is kept, and never more bytes than declared are taken.
-    private struct MemberReader {
-        let name: String
-        let declared: Int
-        var bytes: [UInt8] = []
-        var header: NPY.Header?
-
-        mutating func append(_ chunk: Data) throws {
-            guard bytes.count + chunk.count <= declared else {
-                throw ModelError("\(name) inflates to more than the \(declared) bytes the archive declares; the archive is damaged")
-            }
-            bytes += chunk
-            if header == nil, let found = try NPY.Header(bytes, name: name) {
-                guard found.dataOffset.addingReportingOverflow(found.byteCount) == (declared, false) else {
-                    throw ModelError("\(name) declares shape \(found.shape) of \(found.descr) (\(found.byteCount) bytes) but the archive says the member holds \(declared) bytes; the archive is damaged")
-                }
-                header = found
-                bytes.reserveCapacity(declared)
-            }
-        }
-
-        func array() throws -> NPY.RawArray {
-            guard bytes.count == declared else {
-                throw ModelError("\(name) ends after \(bytes.count) of its \(declared) bytes; the archive is truncated")
-            }
-            return try NPY.decodeRaw(bytes, name: name)
-        }
+        guard let entry = archive["\(name).npy"] else { return nil }
+        return try NPY.decodeRaw(try archive.read(entry), name: "\(path):\(entry.name)")
     }
 }

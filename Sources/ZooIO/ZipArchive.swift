@@ -10,12 +10,12 @@ public final class ZipArchive {
     public struct Entry: Sendable {
         public let name: String
         public let uncompressedSize: Int
-        public let compressedSize: Int
+        let compressedSize: Int
         let method: UInt16
         let crc: UInt32
         let localHeaderOffset: Int
 
-        public var isCompressed: Bool { method != 0 }
+        var isCompressed: Bool { method != 0 }
     }
 
     public var path: String { file.path }
@@ -26,8 +26,6 @@ public final class ZipArchive {
     /// More members than any checkpoint or data set archive holds (a timm checkpoint has a few thousand).
     static let entryLimit = 200_000
     static let nameLimit = 4096
-    /// Deflate cannot expand by more than about 1032-fold; a member declaring more is lying.
-    static let deflateRatio = 1100
 
     public init(_ path: String) throws {
         file = try ReadOnlyFile(path)
@@ -47,11 +45,16 @@ public final class ZipArchive {
 
     public subscript(name: String) -> Entry? { index[name].map { entries[$0] } }
 
-    /// A member's bytes, inflated and CRC-checked; refused when it declares more than `maximumSize` bytes.
-    public func read(_ entry: Entry, maximumSize: Int) throws -> [UInt8] {
+    /// A member's bytes, inflated and CRC-checked; refused when it declares more than `maximumSize` bytes
+    /// or, compressed, more than `InflationBound` allows: what a member claims is allocated only once
+    /// the file could plausibly hold it.
+    public func read(_ entry: Entry, maximumSize: Int = .max) throws -> [UInt8] {
         let member = "\(path):\(entry.name)"
         guard entry.uncompressedSize <= maximumSize else {
             throw ModelError("\(member) declares \(entry.uncompressedSize) bytes, more than the \(maximumSize) such a member can hold; the archive is damaged or hostile")
+        }
+        if entry.isCompressed {
+            try InflationBound.check(declared: entry.uncompressedSize, compressed: entry.compressedSize, name: member)
         }
         let header = try file.read(at: entry.localHeaderOffset, count: 30, what: "the local header of '\(entry.name)'")
         guard Self.uint32(header, 0) == 0x0403_4b50 else {
@@ -130,28 +133,28 @@ public final class ZipArchive {
             let commentLength = Int(uint16(directory, at + 32))
             let next = at + 46 + nameLength + extraLength + commentLength
             guard nameLength <= nameLimit, next <= directory.count else { throw damaged }
-            let name = String(decoding: directory[(at + 46)..<(at + 46 + nameLength)], as: UTF8.self)
+            let name = printable(String(decoding: directory[(at + 46)..<(at + 46 + nameLength)], as: UTF8.self))
             guard flags & 1 == 0 else { throw ModelError("\(path): member '\(name)' is encrypted; encrypted archives are not read") }
             var uncompressed = UInt64(uint32(directory, at + 24)), compressed = UInt64(uint32(directory, at + 20))
             var offset = UInt64(uint32(directory, at + 42))
             // ZIP64 extra field: the 64-bit values of exactly those fields that are 0xffffffff, in this order.
-            var extra = Array(directory[(at + 46 + nameLength)..<(at + 46 + nameLength + extraLength)])
-            while extra.count >= 4 {
-                let id = uint16(extra, 0), size = Int(uint16(extra, 2))
-                guard 4 + size <= extra.count else { throw damaged }
-                if id == 1 {
-                    var field = 4
-                    func wide(_ value: inout UInt64) throws {
-                        guard value == 0xffff_ffff else { return }
-                        guard field + 8 <= 4 + size else { throw damaged }
-                        value = uint64(extra, field)
-                        field += 8
-                    }
-                    try wide(&uncompressed)
-                    try wide(&compressed)
-                    try wide(&offset)
+            var field = at + 46 + nameLength
+            let extraEnd = field + extraLength
+            while field + 4 <= extraEnd {
+                let id = uint16(directory, field), size = Int(uint16(directory, field + 2))
+                let fieldEnd = field + 4 + size
+                guard fieldEnd <= extraEnd else { throw damaged }
+                var value = field + 4
+                func wide(_ declared: inout UInt64) throws {
+                    guard id == 1, declared == 0xffff_ffff else { return }
+                    guard value + 8 <= fieldEnd else { throw damaged }
+                    declared = uint64(directory, value)
+                    value += 8
                 }
-                extra.removeFirst(4 + size)
+                try wide(&uncompressed)
+                try wide(&compressed)
+                try wide(&offset)
+                field = fieldEnd
             }
             guard let uncompressedSize = Int(exactly: uncompressed), let compressedSize = Int(exactly: compressed),
                   let localHeaderOffset = Int(exactly: offset) else {
@@ -166,8 +169,7 @@ public final class ZipArchive {
     }
 
     /// Each member's local header and data must lie before the central directory without overlapping
-    /// another member's (overlapping members are how the worst zip bombs multiply themselves), and its
-    /// declared size must be one deflate can produce from its compressed bytes.
+    /// another member's: overlapping members are how the worst zip bombs multiply themselves.
     private static func checkLayout(_ entries: [Entry], directoryOffset: Int, path: String) throws {
         var end = 0
         for entry in entries.sorted(by: { $0.localHeaderOffset < $1.localHeaderOffset }) {
@@ -177,9 +179,6 @@ public final class ZipArchive {
             guard start >= end, !overflow, entry.compressedSize <= directoryOffset - min(dataEnd, directoryOffset),
                   dataEnd + entry.compressedSize <= directoryOffset else {
                 throw ModelError("\(path): member '\(entry.name)' overlaps another member or the central directory; the archive is damaged or hostile")
-            }
-            guard entry.uncompressedSize <= max(entry.compressedSize, 1) * deflateRatio else {
-                throw ModelError("\(path): member '\(entry.name)' declares \(entry.uncompressedSize) bytes from \(entry.compressedSize) compressed, more than deflate can produce; the archive is a decompression bomb or damaged")
             }
             end = dataEnd + entry.compressedSize
         }
@@ -237,6 +236,14 @@ public final class ZipArchive {
     static func uint64(_ bytes: [UInt8], _ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[at + $1]) << (8 * $1) } }
 }
 
+/// `text` from a file, fit for a one-line message: control characters (a newline in a member or tensor
+/// name would split an error in two, an escape sequence would drive the terminal) shown as `\u{…}`.
+public func printable(_ text: String) -> String {
+    text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        ? text.unicodeScalars.map { $0.properties.generalCategory == .control ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
+        : text
+}
+
 /// A file read at offsets the caller computed from the file's own claims: every read is checked
 /// against the file's size first, so a lying header costs an error, never an allocation.
 public final class ReadOnlyFile {
@@ -262,15 +269,16 @@ public final class ReadOnlyFile {
         guard offset >= 0, count >= 0, offset <= size, count <= size - offset else {
             throw ModelError("\(path) is too short to hold \(what) (\(count) bytes at byte \(offset) of \(size)); the file is truncated or damaged")
         }
-        do {
-            try handle.seek(toOffset: UInt64(offset))
-            let data = try handle.read(upToCount: count) ?? Data()
-            guard data.count == count else { throw ModelError("\(path) became shorter while it was read") }
-            return [UInt8](data)
-        } catch let error as ModelError {
-            throw error
-        } catch {
-            throw ModelError("cannot read \(path): \(error.localizedDescription)")
+        // Straight into the array: a storage or weights member can be hundreds of megabytes.
+        return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            while initialized < count {
+                let n = pread(handle.fileDescriptor, buffer.baseAddress! + initialized, count - initialized, off_t(offset + initialized))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    throw ModelError(n == 0 ? "\(path) became shorter while it was read" : "cannot read \(path): \(String(cString: strerror(errno)))")
+                }
+                initialized += n
+            }
         }
     }
 }

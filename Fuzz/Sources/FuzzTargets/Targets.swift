@@ -1,3 +1,4 @@
+import Converters
 import Core
 import Foundation
 import ZooIO
@@ -35,6 +36,16 @@ public struct FuzzTarget: Sendable {
         },
         FuzzTarget(name: "checkpoint") { bytes in
             _ = try Scratch.withFile("checkpoint.h5", bytes) { try Checkpoint.load($0) }
+        },
+        FuzzTarget(name: "pytorch") { bytes in
+            _ = try Scratch.withFile("input.pth", bytes) { try PyTorchCheckpoint.read($0) }
+        },
+        // The restricted unpickler, fed the pickle alone inside a checkpoint whose storages exist.
+        FuzzTarget(name: "pickle") { bytes in
+            _ = try Scratch.withFile("input.pth", StoredZip.checkpoint(pickle: bytes)) { try PyTorchCheckpoint.read($0) }
+        },
+        FuzzTarget(name: "safetensors") { bytes in
+            _ = try Scratch.withFile("input.safetensors", bytes) { try SafeTensors.read($0) }
         },
     ]
 
