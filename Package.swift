@@ -1,5 +1,10 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+// The converter mappings (converters/*.json), compiled into the converter so the installed binary has them.
+let mappingFiles = ((try? FileManager.default.contentsOfDirectory(atPath: Context.packageDirectory + "/converters")) ?? [])
+    .filter { $0.hasSuffix(".json") }.sorted()
 
 let package = Package(
     name: "FineTune",
@@ -41,12 +46,13 @@ let package = Package(
         ]),
         // Weights from other frameworks (PyTorch, safetensors, Keras 3) mapped onto the zoo's Keras layers
         // by the JSON mappings in converters/.
-        .target(name: "Converters", dependencies: ["Core", "Zoo", "ZooIO"]),
+        .target(name: "Converters", dependencies: ["Core", "Zoo", "ZooIO"], exclude: ["mappings/README.md"],
+                resources: mappingFiles.map { .embedInCode("mappings/\($0)") }),
         // Fine-tuned models written for other runtimes: ONNX graphs and Keras 3 .keras archives.
         .target(name: "Export", dependencies: ["Core", "Zoo", "ZooIO", "CGzip", .product(name: "Crypto", package: "swift-crypto")]),
         // Fine-tuning runs: configuration, freezing recipes, learning-rate policies, cached features, the run folder,
         // evaluation metrics, the batched predictor and the report.
-        .target(name: "FineTune", dependencies: ["Core", "Zoo", "ZooIO"]),
+        .target(name: "FineTune", dependencies: ["Core", "Zoo", "ZooIO", "Converters"]),
         .executableTarget(name: "finetune", dependencies: [
             "Core", "Zoo", "ZooIO", "Converters", "Export", "FineTune", "CKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -59,6 +65,6 @@ let package = Package(
         .testTarget(name: "ZooTests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"]),
         .testTarget(name: "FineTuneTests", dependencies: ["Core", "Zoo", "FineTune", "TestSupport"]),
-        .testTarget(name: "ConverterTests", dependencies: ["Core", "ZooIO", "Converters", "TestSupport"]),
+        .testTarget(name: "ConverterTests", dependencies: ["Core", "Zoo", "ZooIO", "Converters", "TestSupport"]),
     ]
 )

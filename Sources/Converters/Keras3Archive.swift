@@ -31,7 +31,7 @@ enum Keras3Archive {
             throw ModelError("\(path) is a .keras archive without model.weights.h5; it holds no weights")
         }
         let described = try describe(config, path: path)
-        let stored = try withPrivateCopy(try archive.read(weightsEntry), name: "model.weights.h5", Keras3Variables.read)
+        let stored = try variables(archive, weightsEntry)
         var byKeys = Dictionary(stored.map { ($0.keys, $0.variables) }, uniquingKeysWith: { first, _ in first })
         var weights = ForeignWeights(source: path)
         for layer in described {
@@ -170,21 +170,25 @@ enum Keras3Archive {
         return object
     }
 
-    /// `body` on `bytes` written to a file in a folder only this user can read, removed afterwards:
-    /// libhdf5 reads files, and the archive's member names never become paths.
-    private static func withPrivateCopy<T>(_ bytes: [UInt8], name: String, _ body: (String) throws -> T) throws -> T {
+    /// The variables of the archive's `model.weights.h5`, copied to a file in a folder only this user can
+    /// read (libhdf5 reads files; the archive's member names never become paths) and removed afterwards.
+    /// The member's bytes are let go once written, before libhdf5 reads the copy.
+    private static func variables(_ archive: ZipArchive, _ entry: ZipArchive.Entry) throws -> [Keras3StoredLayer] {
         let template = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("finetune-keras.XXXXXX").path
         var buffer = Array(template.utf8CString)
         guard let folder = buffer.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!).map { String(cString: $0) } }) else {
             throw ModelError("cannot create a temporary folder in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
         }
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let file = "\(folder)/\(name)"
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: file))
-        } catch {
-            throw ModelError("cannot write a temporary copy of \(name) in \(folder): \(error.localizedDescription)")
+        let file = "\(folder)/model.weights.h5"
+        try archive.read(entry).withUnsafeBytes { raw in
+            let bytes = raw.baseAddress.map { Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0), count: raw.count, deallocator: .none) } ?? Data()
+            do {
+                try bytes.write(to: URL(fileURLWithPath: file))
+            } catch {
+                throw ModelError("cannot write a temporary copy of \(archive.path):model.weights.h5 in \(folder): \(error.localizedDescription)")
+            }
         }
-        return try body(file)
+        return try Keras3Variables.read(file)
     }
 }

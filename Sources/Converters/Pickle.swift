@@ -64,14 +64,15 @@ enum PickleKey: Hashable {
     case string(String), int(Int)
 }
 
-/// A value of a restricted pickle. Lists and dicts live in the document's table and are referred to by
-/// index, as Python shares them by reference; a pickle can then make a cycle but never an object graph
-/// Swift would have to walk or free recursively.
+/// A value of a restricted pickle. Dicts live in the document's table and are referred to by index, as
+/// Python shares them by reference; a pickle can then make a cycle but never an object graph Swift would
+/// have to walk or free recursively.
 enum PickleValue: Equatable {
     case none, bool(Bool), int(Int), float(Double), string(String), bytes([UInt8])
     /// A tuple and how deeply tuples nest inside it (kept, so nesting is never recounted).
     case tuple([PickleValue], depth: Int)
-    case list(Int), dict(Int)
+    /// A list (its items are never needed) or a dict, by its index in the document's table.
+    case list, dict(Int)
     case global(PickleGlobal)
     case storage(StorageReference)
     case tensor(TensorReference)
@@ -97,10 +98,10 @@ struct PickleDict {
     }
 }
 
-/// The result of unpickling: the root value and the lists and dicts it refers to.
+/// The result of unpickling: the root value and the dicts it refers to (a state dict is a dict of
+/// tensors; lists only ever hold optimizer settings, never read).
 struct PickleDocument {
     let root: PickleValue
-    let lists: [[PickleValue]]
     let dicts: [PickleDict]
 
     func dict(_ value: PickleValue) -> PickleDict? {
@@ -128,7 +129,6 @@ struct RestrictedUnpickler {
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
-    private var lists: [[PickleValue]] = []
     private var dicts: [PickleDict] = []
     private var made = 0
 
@@ -156,10 +156,10 @@ struct RestrictedUnpickler {
             case 0x95: at = try advance(8)  // FRAME: a length hint only
             case 0x2e:  // STOP
                 guard stack.count == 1, marks.isEmpty else { throw fail("the pickle stops with \(stack.count) values on its stack; the file is damaged") }
-                return PickleDocument(root: stack[0], lists: lists, dicts: dicts)
+                return PickleDocument(root: stack[0], dicts: dicts)
             case 0x28: marks.append(stack.count)  // MARK
             case 0x7d: try push(.dict(newDict()))  // EMPTY_DICT
-            case 0x5d: try push(.list(newList()))  // EMPTY_LIST
+            case 0x5d: try push(.list)  // EMPTY_LIST
             case 0x29: try push(.tuple([], depth: 1))  // EMPTY_TUPLE
             case 0x58: try push(.string(try text(Int(try unsigned(4)))))  // BINUNICODE
             case 0x8d: try push(.string(try text(try length(8))))  // BINUNICODE8
@@ -315,10 +315,6 @@ struct RestrictedUnpickler {
         return dicts.count - 1
     }
 
-    private mutating func newList() -> Int {
-        lists.append([])
-        return lists.count - 1
-    }
 
     /// A tuple of `items`, refused when tuples nest too deeply (lists and dicts count as flat: they are
     /// table indices).
@@ -338,9 +334,9 @@ struct RestrictedUnpickler {
         }
     }
 
-    private mutating func append(_ items: [PickleValue]) throws {
-        guard case .list(let index) = stack.last else { throw fail("APPENDS without a list; the file is damaged") }
-        lists[index] += items
+    private func append(_ items: [PickleValue]) throws {
+        // A list's items are checked as they are made but not kept: no state dict entry is a list.
+        guard case .list = stack.last else { throw fail("APPENDS without a list; the file is damaged") }
     }
 
     // MARK: globals and calls

@@ -43,24 +43,29 @@ public enum PyTorchCheckpoint {
         return weights
     }
 
-    /// The string-keyed entries of the state dict: the root dict when it holds tensors, else the one
-    /// nested under a key training scripts use (`state_dict`, `model`, …).
+    /// The string-keyed entries of the state dict: the deepest dict of tensors along the keys training
+    /// scripts nest it under (`state_dict`, `model`, …), so a metric kept as a tensor beside the nested
+    /// state dict is not taken for it; the root when it is the state dict.
     static func stateDict(_ document: PickleDocument, path: String) throws -> [(String, PickleValue)] {
         var candidate = document.root
+        var found: [(String, PickleValue)]?
+        var rootKeys: [String]?
         for _ in 0...nestingKeys.count {
             guard let dict = document.dict(candidate) else { break }
             let entries = dict.keys.compactMap { key -> (String, PickleValue)? in
                 guard case .string(let name) = key, let value = dict[key] else { return nil }
                 return (printable(name), value)
             }
-            if entries.contains(where: { if case .tensor = $0.1 { true } else { false } }) { return entries }
-            guard let nested = nestingKeys.first(where: { dict[.string($0)] != nil }) else {
-                let names = entries.map(\.0).prefix(12).joined(separator: ", ")
-                throw ModelError("\(path) holds no tensors at its top level and none under \(nestingKeys.joined(separator: ", ")) (its keys: \(names)); save the model's state_dict()")
-            }
+            rootKeys = rootKeys ?? entries.map(\.0)
+            if entries.contains(where: { if case .tensor = $0.1 { true } else { false } }) { found = entries }
+            guard let nested = nestingKeys.first(where: { dict[.string($0)].flatMap(document.dict) != nil }) else { break }
             candidate = dict[.string(nested)]!
         }
-        throw ModelError("\(path) holds no state dict (a dict of tensors); save the model's state_dict()")
+        guard let found else {
+            let keys = rootKeys.map { " (its keys: \($0.prefix(12).joined(separator: ", ")))" } ?? ""
+            throw ModelError("\(path) holds no tensors at its top level and none under \(nestingKeys.joined(separator: ", "))\(keys); save the model's state_dict()")
+        }
+        return found
     }
 
     /// Storages read from the archive once each (tensors may share one), decoded to float32.

@@ -1,8 +1,10 @@
 import Core
 
-/// The four `keras.applications` models this zoo builds.
-public enum Architecture: String, CaseIterable, Sendable {
+/// The four `keras.applications` models this zoo builds, and torchvision's ResNet50 in Keras layers.
+public enum Architecture: String, CaseIterable, Codable, Sendable {
     case resnet50
+    /// torchvision's ResNet50 (v1.5), for PyTorch's weights.
+    case resnet50V1_5 = "resnet50_v1_5"
     case vgg19
     case inceptionV3 = "inception_v3"
     case xception
@@ -24,6 +26,7 @@ public enum Architecture: String, CaseIterable, Sendable {
         guard options.classes > 0 else { throw ModelError("--classes must be at least 1, got \(options.classes)") }
         switch self {
         case .resnet50: return try ResNet50.build(options)
+        case .resnet50V1_5: return try ResNet50V1_5.build(options)
         case .vgg19: return try VGG19.build(options)
         case .inceptionV3: return try InceptionV3.build(options)
         case .xception: return try Xception.build(options)
@@ -35,6 +38,7 @@ public enum Architecture: String, CaseIterable, Sendable {
     public var layerGroups: LayerGroups {
         switch self {
         case .resnet50: return ResNet50.groups
+        case .resnet50V1_5: return ResNet50V1_5.groups
         case .vgg19: return VGG19.groups
         case .inceptionV3: return InceptionV3.groups
         case .xception: return Xception.groups

@@ -18,13 +18,14 @@ public struct CheckpointInfo: Codable, Sendable, Equatable {
     /// The training flags, for the record.
     public var settings: [String: String]
 
+    /// `preprocessing` defaults to the architecture's (the manifest's); converted weights bring their own.
     public init(base: Architecture, classes: [String], imageSize: Int, head: HeadOptions, crop: Bool = false,
-                settings: [String: String]) throws {
+                preprocessing: Preprocessing? = nil, settings: [String: String]) throws {
         self.crop = crop
         self.base = base.rawValue
         self.classes = classes
         self.imageSize = imageSize
-        self.preprocessing = try Manifest.shared.model(base).preprocessing.rawValue
+        self.preprocessing = try (preprocessing ?? Manifest.shared.model(base).preprocessing).rawValue
         self.dropout = head.dropout
         self.hidden = head.hidden
         self.pooling = head.pooling == .max ? "max" : "avg"

@@ -19,9 +19,10 @@ public struct WeightCache: Sendable {
         return base.appendingPathComponent("finetune/models")
     }
 
-    /// Where published files come from: the manifest's base, or `$FINETUNE_WEIGHTS_BASE` (mirrors, tests).
-    public static var baseURL: String {
-        ProcessInfo.processInfo.environment["FINETUNE_WEIGHTS_BASE"] ?? Manifest.shared.weightsBase
+    /// Where a published file comes from: `$FINETUNE_WEIGHTS_BASE` (mirrors, tests), else the file's own
+    /// base (PyTorch's site), else the manifest's.
+    public static func baseURL(for file: Manifest.WeightFile) -> String {
+        ProcessInfo.processInfo.environment["FINETUNE_WEIGHTS_BASE"] ?? file.base ?? Manifest.shared.weightsBase
     }
 
     /// Seconds a download may go without receiving data before it is given up.
@@ -39,30 +40,30 @@ public struct WeightCache: Sendable {
 
     /// The verified cached file, downloading it first if needed. A cached file that fails
     /// its hash is replaced; a failed download leaves nothing behind.
-    public func fetch(_ file: Manifest.WeightFile, from base: String = WeightCache.baseURL,
+    public func fetch(_ file: Manifest.WeightFile, from base: String? = nil,
                       progress: (String) -> Void = { _ in }) throws -> URL {
         let target = path(for: file)
         if FileManager.default.fileExists(atPath: target.path) {
-            if try md5(of: target) == file.md5 {
-                progress("\(target.path) is cached and verified (md5 \(file.md5))")
+            if try file.digest.matches(target) {
+                progress("\(target.path) is cached and verified (\(file.digest))")
                 return target
             }
-            progress("\(target.path) fails its md5 check; downloading it again")
+            progress("\(target.path) fails its \(file.digest) check; downloading it again")
         }
-        guard let url = URL(string: base + file.path) else { throw ModelError("bad weights URL \(base + file.path)") }
+        let address = (base ?? Self.baseURL(for: file)) + file.path
+        guard let url = URL(string: address) else { throw ModelError("bad weights URL \(address)") }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let partial = directory.appendingPathComponent(".\(file.fileName).\(ProcessInfo.processInfo.processIdentifier).part")
         defer { try? FileManager.default.removeItem(at: partial) }
         progress("downloading \(url.absoluteString)")
         try download(url, to: partial, fileName: file.fileName)
-        let digest = try md5(of: partial)
-        guard digest == file.md5 else {
-            throw ModelError("the download of \(url.absoluteString) has md5 \(digest), expected \(file.md5); nothing was cached. Try again, or pass a verified local file with --weights PATH")
+        guard try file.digest.matches(partial) else {
+            throw ModelError("the download of \(url.absoluteString) has \(try file.digest.actual(partial)), expected \(file.digest); nothing was cached. Try again, or pass a verified local file with --weights PATH")
         }
         guard rename(partial.path, target.path) == 0 else {
             throw ModelError("cannot move the download into \(target.path): \(String(cString: strerror(errno)))")
         }
-        progress("saved \(target.path) (md5 verified)")
+        progress("saved \(target.path) (\(file.digest) verified)")
         return target
     }
 
@@ -106,13 +107,41 @@ public struct WeightCache: Sendable {
 
 /// The hex MD5 of a file, read in chunks (Keras publishes MD5s for its weight files).
 public func md5(of url: URL) throws -> String {
+    var hasher = Insecure.MD5()
+    try digestChunks(of: url) { hasher.update(data: $0) }
+    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+}
+
+/// The hex SHA-256 of a file (PyTorch names its files by its first digits).
+public func sha256(of url: URL) throws -> String {
+    var hasher = SHA256()
+    try digestChunks(of: url) { hasher.update(data: $0) }
+    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+}
+
+private func digestChunks(of url: URL, _ update: (Data) -> Void) throws {
     guard let handle = try? FileHandle(forReadingFrom: url) else {
         throw ModelError("cannot read \(url.path): the file does not exist or is not readable")
     }
     defer { try? handle.close() }
-    var hasher = Insecure.MD5()
-    while let chunk = try handle.read(upToCount: 1 << 22), !chunk.isEmpty { hasher.update(data: chunk) }
-    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    while let chunk = try handle.read(upToCount: 1 << 22), !chunk.isEmpty { update(chunk) }
+}
+
+extension Manifest.Digest {
+    /// This kind of digest of `url`, as it would be published ("md5 …", "sha256 …").
+    public func actual(_ url: URL) throws -> String {
+        switch self {
+        case .md5: "md5 \(try ZooIO.md5(of: url))"
+        case .sha256Prefix: "sha256 \(try ZooIO.sha256(of: url))"
+        }
+    }
+
+    public func matches(_ url: URL) throws -> Bool {
+        switch self {
+        case .md5(let hex): try ZooIO.md5(of: url) == hex
+        case .sha256Prefix(let hex): try ZooIO.sha256(of: url).hasPrefix(hex)
+        }
+    }
 }
 
 /// One transfer's delegate: writes the body to `file` as it arrives and cancels the transfer at the first

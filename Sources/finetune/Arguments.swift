@@ -1,4 +1,5 @@
 import ArgumentParser
+import Converters
 import Core
 import FineTune
 import Foundation
@@ -56,8 +57,7 @@ struct ModelArguments: ParsableArguments {
             log("warning: no --weights given: the model has random weights, so its outputs are not features of anything; pass --weights imagenet or a weights file")
             model.initializeWeights(seed: seed)
         case "imagenet":
-            let file = try spec.weightFile(includeTop: includeTop)
-            let path = try WeightCache().fetch(file, progress: { log($0) })
+            let path = try WeightCache().fetchConverted(base, includeTop: includeTop, progress: { log($0) })
             log(try Weights.load(into: model, from: path.path, matching: match).summary + " from \(path.path)")
         default:
             log(try Weights.load(into: model, from: weights, matching: match).summary + " from \(weights)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Converters
 import Core
 import FineTune
 import Foundation
@@ -12,7 +13,7 @@ struct EmbedCommand: ParsableCommand {
         discussion: """
         The input is either a float32 NHWC .npy batch, already preprocessed for the model, or \
         --images: JPEG/PNG files or folders, decoded, resized to the input size and preprocessed as the \
-        zoo manifest says (their paths are written, in row order, to OUTPUT.txt). The output is float32 .npy.
+        weights record (converted weights) or the zoo manifest says (their paths are written, in row order, to OUTPUT.txt). The output is float32 .npy.
         Examples:
           finetune embed --base resnet50 --weights resnet50_notop.h5 --pooling avg \\
               --input x.npy --output features.npy
@@ -62,7 +63,8 @@ struct EmbedCommand: ParsableCommand {
         let files = try imageFiles(images)
         let spec = try model.spec
         let size = model.imageSize ?? spec.defaultInputSize
-        let batch = readableImageBatch(files, height: size, width: size, preprocessing: spec.preprocessing)
+        let preprocessing = try ConvertedWeights.preprocessing(forWeights: model.weights, base: model.base)
+        let batch = readableImageBatch(files, height: size, width: size, preprocessing: preprocessing)
         if !batch.skipped.isEmpty {
             log("skipped \(counted(batch.skipped.count, "file")) that cannot be used (\(output).txt lists the files the rows are for):")
             for skip in batch.skipped { log("  \(skip.path): \(skip.reason)") }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Converters
 import Core
 import FineTune
 import Foundation

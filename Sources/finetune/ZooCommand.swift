@@ -1,4 +1,5 @@
 import ArgumentParser
+import Converters
 import Core
 import Foundation
 import Zoo
@@ -21,33 +22,39 @@ struct ZooCommand: ParsableCommand {
             for model in Manifest.shared.models {
                 // Only the published architectures are keras.applications models; small_cnn is this project's baseline.
                 print(model.weights.isEmpty ? "\(model.name) (a small CNN of this project's, for baselines)"
-                                            : "\(model.name) (keras.applications.\(model.kerasClass))")
+                      : model.weights.values.contains { $0.convertFrom != nil } ? "\(model.name) (torchvision's ResNet50 v1.5 in Keras layers)"
+                      : "\(model.name) (keras.applications.\(model.kerasClass))")
                 print("  input: \(model.defaultInputSize)x\(model.defaultInputSize) default, \(model.minimumInputSize) minimum; preprocessing: \(model.preprocessing.rawValue); features: \(model.featureWidth)")
                 print("  layer groups: \(model.layerGroups.joined(separator: ", "))")
                 if model.weights.isEmpty { print("  weights: none published (train it, or pass a file with --weights)") }
                 for (variant, top) in [("top", true), ("notop", false)] {
                     guard let file = try? model.weightFile(includeTop: top) else { continue }
-                    print("  weights (\(variant)): \(file.fileName) md5 \(file.md5) [\(cacheState(cache.path(for: file), md5: file.md5))]")
+                    let state = file.convertFrom == nil ? cacheState(cache.path(for: file), file.digest)
+                        : FileManager.default.fileExists(atPath: cache.convertedPath(file, for: Architecture(rawValue: model.name)!, includeTop: top).path)
+                            ? "converted in the cache" : "not cached"
+                    let converted = file.convertFrom.map { ", converted from \($0) on fetch" } ?? ""
+                    print("  weights (\(variant)): \(file.fileName) \(file.digest)\(converted) [\(state)]")
                 }
             }
         }
     }
 
-    /// A cached file counts as cached only when its md5 is the published one.
-    static func cacheState(_ path: URL, md5 expected: String) -> String {
+    /// A cached file counts as cached only when its digest is the published one.
+    static func cacheState(_ path: URL, _ digest: Manifest.Digest) -> String {
         guard FileManager.default.fileExists(atPath: path.path) else { return "not cached" }
-        guard let digest = try? md5(of: path), digest == expected else {
-            return "in the cache but its md5 is not the published one: remove it and fetch again"
+        guard (try? digest.matches(path)) == true else {
+            return "in the cache but its \(digest.kind) is not the published one: remove it and fetch again"
         }
-        return "cached, md5 verified"
+        return "cached, \(digest.kind) verified"
     }
 
     struct Fetch: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download a model's published weights into the cache and verify their md5.",
+            abstract: "Download a model's published weights into the cache and verify their hash.",
             discussion: """
             The cache is $FINETUNE_CACHE, else ~/.cache/finetune/models. Offline, copy the file there \
-            or pass it to other commands with --weights PATH.
+            or pass it to other commands with --weights PATH. resnet50_v1_5's weights are torchvision's \
+            IMAGENET1K_V2 file, converted into Keras' layout in the cache.
             Examples:
               finetune zoo fetch resnet50
               finetune zoo fetch vgg19 --include-top
@@ -60,8 +67,7 @@ struct ZooCommand: ParsableCommand {
         var includeTop = false
 
         func run() throws {
-            let file = try Manifest.shared.model(name).weightFile(includeTop: includeTop)
-            let path = try WeightCache().fetch(file, progress: { log($0) })
+            let path = try WeightCache().fetchConverted(name, includeTop: includeTop, progress: { log($0) })
             print(path.path)
         }
     }
@@ -85,7 +91,7 @@ struct ZooCommand: ParsableCommand {
             }
             let digest = try md5(of: URL(fileURLWithPath: file))
             for model in Manifest.shared.models {
-                for top in [true, false] where (try? model.weightFile(includeTop: top))?.md5 == digest {
+                for top in [true, false] where (try? model.weightFile(includeTop: top))?.digest == .md5(digest) {
                     print("\(file): the published \(model.name) weights (\(top ? "with" : "without") top), md5 \(digest) verified")
                     return
                 }

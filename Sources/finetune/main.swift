@@ -13,7 +13,7 @@ struct FineTuneCommand: ParsableCommand {
         """,
         version: "0.2.0",
         subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, SearchCommand.self, ExportCommand.self, ExportBaseCommand.self,
-                      DataCommand.self, ZooCommand.self, EmbedCommand.self, BenchCommand.self],
+                      DataCommand.self, ZooCommand.self, ConvertCommand.self, EmbedCommand.self, BenchCommand.self],
         defaultSubcommand: TrainCommand.self)
 }
 

@@ -33,12 +33,14 @@ final class LayerGroupTests: XCTestCase {
     }
 
     func testParameterCountsMatchKeras() throws {
-        // keras.applications at the default size (docs/keras-formats.md §7.1).
+        // keras.applications at the default size (docs/keras-formats.md §7.1); resnet50_v1_5 as torchvision's.
         let expected: [(Architecture, Bool, Int)] = [
             (.resnet50, true, 25_636_712), (.resnet50, false, 23_587_712),
             (.inceptionV3, true, 23_851_784), (.inceptionV3, false, 21_802_784),
             (.xception, true, 22_910_480), (.xception, false, 20_861_480),
             (.vgg19, false, 20_024_384),
+            // torchvision's resnet50 state dict, BatchNorm statistics included and step counters not.
+            (.resnet50V1_5, true, 25_610_152), (.resnet50V1_5, false, 23_561_152),
         ]
         for (architecture, top, count) in expected {
             let size = try Manifest.shared.model(architecture).defaultInputSize

@@ -1,3 +1,4 @@
+import Converters
 import Core
 import Foundation
 import Zoo
@@ -103,6 +104,8 @@ public struct TrainingRun {
         let config = configuration
         let spec = try Manifest.shared.model(config.base)
         let size = config.data.imageSize ?? spec.defaultInputSize
+        // Converted weights (from PyTorch, say) expect the preprocessing they record, not the architecture's.
+        let preprocessing = try ConvertedWeights.preprocessing(forWeights: config.weights.description, base: config.base)
         let recipe = config.recipe
         try recipe.validate(groups: config.base.layerGroups.withHead.names)
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
@@ -154,17 +157,17 @@ public struct TrainingRun {
             : Loss(.softmaxCrossEntropy, labelSmoothing: config.labelSmoothing, classWeights: classWeights)
         let tuner = try FineTuner(model: model, groups: config.base.layerGroups, settings: settings)
 
-        var train = FolderImages(folder: data.train, indices: data.trainIndices, preprocessing: spec.preprocessing, multiLabel: multiLabel)
+        var train = FolderImages(folder: data.train, indices: data.trainIndices, preprocessing: preprocessing, multiLabel: multiLabel)
         train.augmentation = config.augmentation
         train.views = config.augmentation.isIdentity ? 0 : config.augmentedViews
         train.seed = config.seed
         let validation = data.validationIndices.isEmpty ? nil
-            : FolderImages(folder: data.validation, indices: data.validationIndices, preprocessing: spec.preprocessing, multiLabel: multiLabel)
+            : FolderImages(folder: data.validation, indices: data.validationIndices, preprocessing: preprocessing, multiLabel: multiLabel)
         try events(.plan(try plan(train: train, validation: validation, data: data, tuner: tuner, classWeights: classWeights)))
         try events(.estimate(try estimate(model: model, train: train, validation: validation?.count ?? 0)))
 
         let info = try CheckpointInfo(base: config.base, classes: data.train.classes, imageSize: size, head: head, crop: config.data.crop,
-                                      settings: config.record)
+                                      preprocessing: preprocessing, settings: config.record)
         var position: RunPosition?
         if resume {
             let saved = try TrainingState.load(folder.resumeState.path, into: model, optimizer: tuner.optimizer,
@@ -233,7 +236,7 @@ public struct TrainingRun {
             backbone.initializeWeights(seed: configuration.seed)
         case .imagenet:
             var messages: [String] = []
-            let path = try WeightCache().fetch(spec.weightFile(includeTop: false), progress: { messages.append($0) })
+            let path = try WeightCache().fetchConverted(configuration.base, includeTop: false, progress: { messages.append($0) })
             for message in messages { try note(.weightsDownload(message)) }
             try note(.weightsLoaded(summary: try Weights.load(into: backbone, from: path.path).summary, from: path.path))
         case .file(let path):
