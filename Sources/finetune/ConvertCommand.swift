@@ -16,8 +16,10 @@ struct ConvertCommand: ParsableCommand {
         weights expect (train, embed, predict and evaluate then apply it). Every source tensor must find its \
         place and every weight of the model must be set; otherwise nothing is written.
         Examples:
-          finetune convert resnet50-11ad3fa6.pth --base resnet50_v1_5 --output resnet50_tv2_notop.h5
-          finetune convert model.safetensors --base inception_v3 --from timm --include-top --output inception.h5
+          finetune convert resnet50-11ad3fa6.pth --base resnet50_v1_5 \\
+              --output resnet50_tv2_notop.h5
+          finetune convert model.safetensors --base inception_v3 --from timm \\
+              --include-top --output inception.h5
           finetune convert my_model.keras --base xception --output xception_notop.h5
         """)
 
