@@ -19,7 +19,7 @@ struct HDF5Attribute {
     let count: Int
     /// Bytes per element in the file.
     let elementSize: Int
-    let strings: Entries?
+    let entries: Entries?
     /// The type or shape is kept elsewhere (a committed type, a shared message): nothing more is decoded.
     let isShared: Bool
 
@@ -34,11 +34,11 @@ struct HDF5Attribute {
         let padded = { (size: UInt64) in version == 1 ? (size + 7) / 8 * 8 : size }
         let nameSpan = try body.part(from: start + 8 + (version == 3 ? 1 : 0), count: sizes[0], name: "an attribute's name")
         name = String(decoding: nameSpan.range.map { body.file[$0] }.prefix { $0 != 0 }, as: UTF8.self)
-        let type = try body.part(from: nameSpan.range.lowerBound + Int(padded(sizes[0])), count: sizes[1], name: "attribute '\(name)''s type")
-        let space = try body.part(from: type.range.lowerBound + Int(padded(sizes[1])), count: sizes[2], name: "attribute '\(name)''s shape")
+        let type = try body.part(from: nameSpan.range.lowerBound + Int(padded(sizes[0])), count: sizes[1], name: "the type of attribute '\(name)'")
+        let space = try body.part(from: type.range.lowerBound + Int(padded(sizes[1])), count: sizes[2], name: "the shape of attribute '\(name)'")
         isShared = flags & 3 != 0
         guard !isShared else {
-            (count, elementSize, strings) = (0, 0, nil)
+            (count, elementSize, entries) = (0, 0, nil)
             return
         }
         count = try Self.count(space, lengths: superblock.sizeOfLengths)
@@ -47,14 +47,14 @@ struct HDF5Attribute {
         elementSize = isVariable ? 4 + superblock.sizeOfOffsets + 4 : Int(try type.number(at: type.range.lowerBound + 4, bytes: 4))
         let dataStart = space.range.lowerBound + Int(padded(sizes[2]))
         guard typeClass != Self.compound, typeClass != Self.array else {
-            strings = nil
+            entries = nil
             return
         }
         let (bytes, overflow) = count.multipliedReportingOverflow(by: elementSize)
         guard !overflow else { throw HDF5Damage(problem: "attribute '\(name)' declares \(count) values of \(elementSize) bytes") }
-        let data = try body.part(from: dataStart, count: UInt64(bytes), name: "attribute '\(name)''s values")
+        let data = try body.part(from: dataStart, count: UInt64(bytes), name: "the values of attribute '\(name)'")
         // A variable-length type's properties are its base type, a datatype of its own whose size follows its class and flags.
-        strings = isVariable ? Entries(data: data, elementSize: try type.number(at: type.range.lowerBound + 12, bytes: 4)) : nil
+        entries = isVariable ? Entries(data: data, elementSize: try type.number(at: type.range.lowerBound + 12, bytes: 4)) : nil
     }
 
     /// Elements of a dataspace message: version 1 has 8 bytes before the sizes (rank 0 is a scalar), version 2

@@ -87,23 +87,23 @@ final class HDF5HeaderCheck {
     }
 
     private func check(_ attribute: HDF5Attribute) throws {
-        guard let strings = attribute.strings else { return }
+        guard let entries = attribute.entries else { return }
         func damaged(_ problem: String) -> ModelError {
             ModelError("\(path): attribute '\(attribute.name)' is damaged (\(problem)); the file cannot be read safely")
         }
         let offsets = superblock.sizeOfOffsets
         var total = UInt64(0)
         for i in 0..<attribute.count {
-            let at = strings.data.range.lowerBound + i * attribute.elementSize
-            let length = try strings.data.number(at: at, bytes: 4)
-            let address = try strings.data.number(at: at + 4, bytes: offsets)
-            let index = Int(try strings.data.number(at: at + 4 + offsets, bytes: 4))
+            let at = entries.data.range.lowerBound + i * attribute.elementSize
+            let length = try entries.data.number(at: at, bytes: 4)
+            let address = try entries.data.number(at: at + 4, bytes: offsets)
+            let index = Int(try entries.data.number(at: at + 4 + offsets, bytes: 4))
             guard address != 0 else { continue }  // an empty (null) entry: libhdf5 reads nothing
-            guard let collection = superblock.offset(of: address, in: strings.data.file.count),
+            guard let collection = superblock.offset(of: address, in: entries.data.file.count),
                   let stored = heap.size(ofObject: index, inCollectionAt: collection) else {
                 throw damaged("entry \(i) points to object \(index) of string storage at address \(address), which the file does not have")
             }
-            let declared = length * strings.elementSize
+            let declared = length * entries.elementSize
             guard declared == stored else {
                 throw damaged("entry \(i) declares \(declared) bytes where the file stores \(stored)")
             }
