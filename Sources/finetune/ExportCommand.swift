@@ -22,8 +22,10 @@ struct ExportCommand: ParsableCommand {
         (as export-base does), for --weights FILE or model.load_weights in Keras.
         Examples:
           finetune export --model runs/latest/best.h5 --output model.onnx
-          finetune export --model runs/latest/best.h5 --format keras --output model.keras
-          finetune export --model runs/latest/best.h5 --base-only --output base_notop.h5
+          finetune export --model runs/latest/best.h5 --format keras \\
+            --output model.keras
+          finetune export --model runs/latest/best.h5 --base-only \\
+            --output base_notop.h5
         """)
 
     @Option(name: .long, help: "A checkpoint (best.h5 or last.h5 of a training run).")
