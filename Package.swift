@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "ZooTests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"], exclude: ["help"]),
         .testTarget(name: "FineTuneTests", dependencies: ["Core", "Zoo", "FineTune", "TestSupport"]),
         .testTarget(name: "ConverterTests", dependencies: ["Core", "Zoo", "ZooIO", "Converters", "TestSupport"]),
     ]
