@@ -16,8 +16,10 @@ struct ConvertCommand: ParsableCommand {
         weights expect (train, embed, predict and evaluate then apply it). Every source tensor must find its \
         place and every weight of the model must be set; otherwise nothing is written.
         Examples:
-          finetune convert resnet50-11ad3fa6.pth --base resnet50_v1_5 --output resnet50_tv2_notop.h5
-          finetune convert model.safetensors --base inception_v3 --from timm --include-top --output inception.h5
+          finetune convert resnet50-11ad3fa6.pth --base resnet50_v1_5 \\
+              --output resnet50_tv2_notop.h5
+          finetune convert model.safetensors --base inception_v3 --from timm \\
+              --include-top --output inception.h5
           finetune convert my_model.keras --base xception --output xception_notop.h5
         """)
 
@@ -25,7 +27,8 @@ struct ConvertCommand: ParsableCommand {
         case includeTop, noTop
 
         static func help(for value: Top) -> ArgumentHelp? {
-            value == .includeTop ? "Keep the classifier (the source must have one)." : "Drop the classifier (the default): a base for fine-tuning."
+            value == .includeTop ? "Keep the classifier (the source must have one)."
+                : "Drop the classifier (the default): a base for fine-tuning."
         }
     }
 

@@ -5,7 +5,8 @@ import XCTest
 /// Help as a user reads it in an 80-column terminal.
 final class HelpTextTests: XCTestCase {
     static let commands = [[], ["train"], ["evaluate"], ["predict"], ["search"], ["export-base"], ["embed"], ["bench"],
-                           ["data"], ["data", "convert-idx"], ["data", "inspect"], ["zoo"], ["zoo", "list"], ["zoo", "fetch"], ["zoo", "verify"]]
+                           ["data"], ["data", "convert-idx"], ["data", "inspect"], ["zoo"], ["zoo", "list"], ["zoo", "fetch"], ["zoo", "verify"],
+                           ["convert"]]
 
     /// Examples fit the width or continue with a shell backslash onto an indented line, so they can be
     /// copied as they are; a backslash appears nowhere else.
