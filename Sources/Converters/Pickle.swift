@@ -178,8 +178,8 @@ struct RestrictedUnpickler {
             case 0x85, 0x86, 0x87: try push(try tuple(try pop(Int(opcode) - 0x84)))  // TUPLE1-3
             case 0x73: try setItems(try pop(2))  // SETITEM
             case 0x75: try setItems(try popMark())  // SETITEMS
-            case 0x61: try append(try pop(1))  // APPEND
-            case 0x65: try append(try popMark())  // APPENDS
+            case 0x61: _ = try pop(1); try checkListTop()  // APPEND
+            case 0x65: _ = try popMark(); try checkListTop()  // APPENDS
             case 0x71: try put(Int(try byte()))  // BINPUT
             case 0x72: try put(Int(try unsigned(4)))  // LONG_BINPUT
             case 0x94: try put(memo.count)  // MEMOIZE
@@ -334,9 +334,10 @@ struct RestrictedUnpickler {
         }
     }
 
-    private func append(_ items: [PickleValue]) throws {
-        // A list's items are checked as they are made but not kept: no state dict entry is a list.
-        guard case .list = stack.last else { throw fail("APPENDS without a list; the file is damaged") }
+    /// Appending needs a list below the items; they were checked as they were made and are not kept, as
+    /// no state dict entry is a list.
+    private func checkListTop() throws {
+        guard case .list? = stack.last else { throw fail("APPENDS without a list; the file is damaged") }
     }
 
     // MARK: globals and calls
