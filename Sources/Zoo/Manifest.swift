@@ -86,7 +86,12 @@ public struct Manifest: Decodable, Sendable {
             if let md5 = try c.decodeIfPresent(String.self, forKey: .md5) {
                 digest = .md5(md5)
             } else {
-                digest = .sha256Prefix(try c.decode(String.self, forKey: .sha256Prefix))
+                let prefix = try c.decode(String.self, forKey: .sha256Prefix)
+                // Fewer digits would let almost any file pass.
+                guard prefix.count >= 8, prefix.allSatisfy(\.isHexDigit) else {
+                    throw DecodingError.dataCorruptedError(forKey: .sha256Prefix, in: c, debugDescription: "at least 8 hex digits")
+                }
+                digest = .sha256Prefix(prefix)
             }
         }
     }

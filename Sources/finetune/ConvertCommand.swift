@@ -27,7 +27,8 @@ struct ConvertCommand: ParsableCommand {
         case includeTop, noTop
 
         static func help(for value: Top) -> ArgumentHelp? {
-            value == .includeTop ? "Keep the classifier (the source must have one)." : "Drop the classifier (the default): a base for fine-tuning."
+            value == .includeTop ? "Keep the classifier (the source must have one)."
+                : "Drop the classifier (the default): a base for fine-tuning."
         }
     }
 
