@@ -100,15 +100,10 @@ public enum Weights {
                 report.skipped.append(entry.name)
             }
         }
-        let named = Set(pairs.map(\.0.name))
-        let missing = model.weightedLayers.map(\.name).filter { !named.contains($0) }
-        // Keras skips such layers in silence and leaves them random; a model half loaded is refused instead.
-        if let first = missing.first {
-            throw ModelError("\(file.path) has no layer named like \(missing.count) of the model's \(model.weightedLayers.count) layers with weights "
-                             + "(the first: \(first)); matching by name needs a file with every layer of the model")
-        }
         try assign(pairs, file: file)
         report.loaded = pairs.map(\.0.name)
+        let loaded = Set(report.loaded)
+        report.missing = model.weightedLayers.map(\.name).filter { !loaded.contains($0) }
         return report
     }
 

@@ -57,12 +57,22 @@ struct ModelArguments: ParsableArguments {
             log("warning: no --weights given: the model has random weights, so its outputs are not features of anything; pass --weights imagenet or a weights file")
             model.initializeWeights(seed: seed)
         case "imagenet":
-            let path = try WeightCache().fetchConverted(base, includeTop: includeTop, progress: { log($0) })
-            log(try Weights.load(into: model, from: path.path, matching: match).summary + " from \(path.path)")
+            try load(model, from: try WeightCache().fetchConverted(base, includeTop: includeTop, progress: { log($0) }).path)
         default:
-            log(try Weights.load(into: model, from: weights, matching: match).summary + " from \(weights)")
+            try load(model, from: weights)
         }
         return model
+    }
+
+    /// Loads `path`; by name, a file that leaves layers of the model out is refused (Keras would leave them
+    /// random in silence).
+    private func load(_ model: Model, from path: String) throws {
+        let report = try Weights.load(into: model, from: path, matching: match)
+        if match == .name, let first = report.missing.first {
+            throw ModelError("\(path) has no layer named like \(counted(report.missing.count, "layer")) of the model's (the first: \(first)); "
+                             + "--match name needs a file with every layer of the model, or use --match order")
+        }
+        log(report.summary + " from \(path)")
     }
 }
 

@@ -109,6 +109,7 @@ struct RunPrinter {
         case .weightsLoaded(let summary, let path): "\(summary) from \(path)"
         case .weightsDownload(let message): message
         case .skipped(let skip): "skipped \(skip.path): \(skip.reason)"
+        case .badFile(let skip): "bad file \(skip.path): \(skip.reason)"
         case .validationShareUnused: "warning: --val-split is ignored: the data comes with its own validation folder"
         case .warmupFillsPhase(let warmup, let phase):
             "warning: the cosine warm-up of \(counted(warmup, "epoch")) fills phase \(phase.deepestGroup) (\(counted(phase.epochs, "epoch"))): its rate never decays"

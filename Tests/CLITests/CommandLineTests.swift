@@ -26,6 +26,16 @@ final class CommandLineTests: XCTestCase {
         assertUserError(try CLI.run(["zoo", "fetch", "alexnet"]), status: 64, ["alexnet"])
     }
 
+    /// By name, a file that leaves a layer out is refused instead of leaving that layer random.
+    func testMatchingByNameRefusesAFileThatLeavesLayersOut() throws {
+        let directory = try temporaryDirectory("match-name")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        assertUserError(try CLI.run(["embed", "--base", "resnet50", "--include-top", "--classes", "7", "--match", "name",
+                                     "--weights", "\(CLI.fixtures)/resnet50_top.published.h5", "--input", "\(CLI.fixtures)/resnet50_top.x.npy",
+                                     "--output", directory.appendingPathComponent("y.npy").path]),
+                        status: 1, ["resnet50_top.published.h5 has no layer named like 1 layer of the model's (the first: predictions)", "--match order"])
+    }
+
     func testEmbedMatchesKeras() throws {
         let directory = try temporaryDirectory("embed")
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -10,6 +10,8 @@ public enum RunNote: Sendable {
     case weightsLoaded(summary: String, from: String)
     case weightsDownload(String)
     case skipped(ImageFolder.Skipped)
+    /// A file that stops a strict run.
+    case badFile(ImageFolder.Skipped)
     /// The data has its own validation folder, so the configured validation share is not used.
     case validationShareUnused
     /// A cosine warm-up as long as a phase: that phase's rate never decays.
@@ -125,7 +127,7 @@ public struct TrainingRun {
         }
         let skipped = data.skipped
         if config.data.strict, !skipped.isEmpty {
-            for skip in skipped { try note(.skipped(skip)) }
+            for skip in skipped { try note(.badFile(skip)) }
             throw RunError.unusableFiles(config.data.path, count: skipped.count)
         }
         for skip in skipped { try note(.skipped(skip)) }
