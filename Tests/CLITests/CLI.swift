@@ -54,3 +54,15 @@ extension CLI {
         return (process.terminationStatus, printed)
     }
 }
+
+extension CLI {
+    /// Fashion-MNIST test images of classes 0 and 1 as class folders of PNGs in `directory/name`.
+    static func fashionMNISTFolders(in directory: URL, name: String = "data", perClass: Int = 10) throws -> String {
+        let data = directory.appendingPathComponent(name).path
+        let converted = try run(["data", "convert-idx", "--images", "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+                                 "--labels", "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz", "--classes", "0,1",
+                                 "--per-class", "\(perClass)", "--output", data])
+        XCTAssertEqual(converted.status, 0, converted.stderr)
+        return data
+    }
+}

@@ -5,18 +5,10 @@ import XCTest
 /// The run lives in the library: the library example, search trials that resume with `train --resume`,
 /// and states saved by older versions (from their command line).
 final class LibraryRunTests: XCTestCase {
-    private func fashionMNIST(_ directory: URL) throws -> String {
-        let data = directory.appendingPathComponent("data").path
-        XCTAssertEqual(try CLI.run(["data", "convert-idx", "--images", "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
-                                    "--labels", "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz", "--classes", "0,1",
-                                    "--per-class", "10", "--output", data]).status, 0)
-        return data
-    }
-
     func testTheLibraryExampleFineTunesStopsResumesAndScores() throws {
         let directory = try temporaryDirectory("library-example")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let data = try fashionMNIST(directory)
+        let data = try CLI.fashionMNISTFolders(in: directory)
         let example = CLI.binary.deletingLastPathComponent().appendingPathComponent("library-finetune-example")
         let run = directory.appendingPathComponent("run")
         let result = try execute(example, [data, "small_cnn", run.path])
@@ -34,7 +26,7 @@ final class LibraryRunTests: XCTestCase {
     func testAnInterruptedSearchTrialResumesWithTrain() throws {
         let directory = try temporaryDirectory("search-resume")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let data = try fashionMNIST(directory)
+        let data = try CLI.fashionMNISTFolders(in: directory)
         let search = directory.appendingPathComponent("search").path
         let stopped = try CLI.interrupt(["search", "--base", "small_cnn", "--weights", "none", "--data", data, "--image-size", "32",
                                          "--lr", "1e-3", "--epochs", "400", "--freeze-epochs", "1", "--output", search],
@@ -50,7 +42,7 @@ final class LibraryRunTests: XCTestCase {
     func testAStateSavedWithArgumentsStillResumes() throws {
         let directory = try temporaryDirectory("resume-arguments")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let data = try fashionMNIST(directory)
+        let data = try CLI.fashionMNISTFolders(in: directory)
         let run = directory.appendingPathComponent("run").path
         let arguments = ["--base", "small_cnn", "--weights", "none", "--data", data, "--image-size", "32", "--epochs", "400", "--output", run]
         XCTAssertEqual(try CLI.interrupt(arguments, after: "phase 2 epoch 2:").status, 130)

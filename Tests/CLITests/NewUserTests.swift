@@ -9,11 +9,7 @@ final class NewUserTests: XCTestCase {
     private static let idx = "/usr/share/datasets/fashion-mnist"
 
     private func classFolders(_ directory: URL, name: String, perClass: Int = 10) throws -> String {
-        let data = directory.appendingPathComponent(name).path
-        XCTAssertEqual(try CLI.run(["data", "convert-idx", "--images", "\(Self.idx)/t10k-images-idx3-ubyte.gz",
-                                    "--labels", "\(Self.idx)/t10k-labels-idx1-ubyte.gz", "--classes", "0,1",
-                                    "--per-class", "\(perClass)", "--output", data]).status, 0)
-        return data
+        try CLI.fashionMNISTFolders(in: directory, name: name, perClass: perClass)
     }
 
     /// --monitor picks what best.h5 holds; the head phase's rate counts cached features; a search names
