@@ -10,7 +10,7 @@ let package = Package(
     name: "FineTune",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "FineTune", targets: ["Core", "Zoo", "ZooIO", "Converters", "Export", "FineTune"]),
+        .library(name: "FineTune", targets: ["Core", "Zoo", "KerasFiles", "ImageData", "Converters", "Export", "FineTune"]),
         .executable(name: "finetune", targets: ["finetune"]),
     ],
     dependencies: [
@@ -38,33 +38,39 @@ let package = Package(
         .target(name: "Core", dependencies: ["CKernels"]),
         // The four keras.applications architectures and the zoo manifest.
         .target(name: "Zoo", dependencies: ["Core"], resources: [.embedInCode("models.json")]),
-        // Files: HDF5 weights, .npy, images, downloads.
-        .target(name: "ZooIO", dependencies: [
-            "Core", "Zoo", "CHDF5", "CImages", "CGzip",
+        // Keras' files: HDF5 weight and model files (checked before libhdf5 reads them), checkpoints and
+        // training state, .npy/.npz arrays, zip archives, zlib, and the download cache of the zoo's weights.
+        .target(name: "KerasFiles", dependencies: [
+            "Core", "Zoo", "CHDF5", "CGzip", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Images and datasets: decoders, resizing, augmentation, the dataset layouts (class folders, CSV,
+        // IDX, .npz) and their inspection.
+        .target(name: "ImageData", dependencies: [
+            "Core", "Zoo", "KerasFiles", "CImages",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "SwiftCSV", package: "SwiftCSV"),
         ]),
         // Weights from other frameworks (PyTorch, safetensors, Keras 3) mapped onto the zoo's Keras layers
         // by the JSON mappings in converters/.
-        .target(name: "Converters", dependencies: ["Core", "Zoo", "ZooIO"], exclude: ["mappings/README.md"],
+        .target(name: "Converters", dependencies: ["Core", "Zoo", "KerasFiles"], exclude: ["mappings/README.md"],
                 resources: mappingFiles.map { .embedInCode("mappings/\($0)") }),
         // Fine-tuned models written for other runtimes: ONNX graphs and Keras 3 .keras archives.
-        .target(name: "Export", dependencies: ["Core", "Zoo", "ZooIO", "CGzip", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Export", dependencies: ["Core", "Zoo", "KerasFiles", .product(name: "Crypto", package: "swift-crypto")]),
         // Fine-tuning runs: configuration, freezing recipes, learning-rate policies, cached features, the run folder,
         // evaluation metrics, the batched predictor and the report.
-        .target(name: "FineTune", dependencies: ["Core", "Zoo", "ZooIO", "Converters"]),
+        .target(name: "FineTune", dependencies: ["Core", "Zoo", "KerasFiles", "ImageData", "Converters"]),
         .executableTarget(name: "finetune", dependencies: [
-            "Core", "Zoo", "ZooIO", "Converters", "Export", "FineTune", "CKernels",
+            "Core", "Zoo", "KerasFiles", "ImageData", "Converters", "Export", "FineTune",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fine-tuning from Swift code, without the command line.
-        .executableTarget(name: "library-finetune-example", dependencies: ["Core", "Zoo", "ZooIO", "FineTune"],
+        .executableTarget(name: "library-finetune-example", dependencies: ["Core", "Zoo", "KerasFiles", "ImageData", "FineTune"],
                           path: "Examples/LibraryFineTune"),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
-        .testTarget(name: "ZooTests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["Core", "Zoo", "ZooIO", "TestSupport"], exclude: ["help"]),
+        .testTarget(name: "ZooTests", dependencies: ["Core", "Zoo", "KerasFiles", "ImageData", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Core", "Zoo", "KerasFiles", "ImageData", "TestSupport"], exclude: ["help"]),
         .testTarget(name: "FineTuneTests", dependencies: ["Core", "Zoo", "FineTune", "TestSupport"]),
-        .testTarget(name: "ConverterTests", dependencies: ["Core", "Zoo", "ZooIO", "Converters", "TestSupport"]),
+        .testTarget(name: "ConverterTests", dependencies: ["Core", "Zoo", "KerasFiles", "ImageData", "Converters", "TestSupport"]),
     ]
 )

@@ -1,3 +1,4 @@
+import ImageData
 // Fine-tuning from Swift, without the command line: a run that checkpoints, stops, resumes, and is then
 // scored on its validation images; the run writes report.html itself.
 //
@@ -8,7 +9,6 @@
 import FineTune
 import Foundation
 import Zoo
-import ZooIO
 
 let arguments = CommandLine.arguments.dropFirst().map { $0 }
 guard let data = arguments.first else { fatalError("usage: library-finetune-example DATA [BASE] [RUN_FOLDER] [WEIGHTS.h5]") }

@@ -1,7 +1,7 @@
 import Core
 import Foundation
+import KerasFiles
 import Zoo
-import ZooIO
 
 /// Converted weights as files: read a foreign file, convert it, write Keras' legacy HDF5 layout with the
 /// preprocessing the weights expect recorded beside them.

@@ -1,5 +1,5 @@
 import Core
-import ZooIO
+import KerasFiles
 
 /// The kinds of weight file from other frameworks that can be read.
 public enum ForeignFormat: String, Sendable {

@@ -1,6 +1,6 @@
 import Core
 import Foundation
-import ZooIO
+import KerasFiles
 
 /// One layer of a `.keras` archive's model as its config.json describes it, for telling a fine-tuned
 /// head (a Dense on the pooled features) from the base.

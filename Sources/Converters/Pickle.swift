@@ -1,5 +1,5 @@
 import Core
-import ZooIO
+import KerasFiles
 
 /// A storage a checkpoint refers to by key (`<archive>/data/<key>`), with the element count it claims.
 struct StorageReference: Equatable {

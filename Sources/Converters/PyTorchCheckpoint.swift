@@ -1,5 +1,5 @@
 import Core
-import ZooIO
+import KerasFiles
 
 /// PyTorch checkpoints as `torch.save` writes them since 1.6: a zip holding `<name>/data.pkl` (the
 /// state dict, pickled) and one member per storage, `<name>/data/<key>`. The pickle is read by

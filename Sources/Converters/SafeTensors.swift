@@ -1,6 +1,6 @@
 import Core
-import ZooIO
 import Foundation
+import KerasFiles
 
 /// Hugging Face's safetensors files (timm's `model.safetensors`): an 8-byte little-endian header length,
 /// a JSON header giving each tensor's dtype, shape and byte range, then the raw little-endian data.

@@ -1,8 +1,8 @@
 import Core
 import Crypto
 import Foundation
+import KerasFiles
 import Zoo
-import ZooIO
 
 /// The file formats a fine-tuned checkpoint can be exported to.
 public enum ExportFormat: String, CaseIterable, Sendable {

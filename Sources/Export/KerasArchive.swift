@@ -1,6 +1,6 @@
 import Core
 import Foundation
-import ZooIO
+import KerasFiles
 
 /// Keras 3's native `.keras` file: a zip of `metadata.json`, `config.json` (the functional model with
 /// standard layers) and `model.weights.h5` (Keras 3's weights layout), which `keras.saving.load_model` opens.

@@ -1,5 +1,5 @@
-import CGzip
 import Core
+import KerasFiles
 
 /// A zip archive of stored (uncompressed) entries, as Keras writes `.keras` files, with a fixed
 /// timestamp (1980-01-01, zip's earliest) so the same entries give the same bytes.
@@ -15,7 +15,7 @@ struct StoredZip {
         guard bytes.count + data.count + name.utf8.count + 30 < Self.sizeLimit else {
             throw ModelError("the archive would exceed 4 GB, more than a plain zip holds")
         }
-        let crc = data.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) }
+        let crc = Zlib.crc32(data)
         let offset = UInt32(bytes.count)
         let name = Array(name.utf8)
         // Fields shared by the local header and the central directory: version needed 2.0, no flags,

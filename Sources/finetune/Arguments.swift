@@ -3,8 +3,8 @@ import Converters
 import Core
 import FineTune
 import Foundation
+import KerasFiles
 import Zoo
-import ZooIO
 
 extension Architecture: ExpressibleByArgument {}
 extension ModelOptions.Pooling: ExpressibleByArgument {}

@@ -2,8 +2,8 @@ import ArgumentParser
 import Core
 import FineTune
 import Foundation
+import ImageData
 import Zoo
-import ZooIO
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

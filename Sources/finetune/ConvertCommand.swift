@@ -3,7 +3,6 @@ import Converters
 import Core
 import Foundation
 import Zoo
-import ZooIO
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

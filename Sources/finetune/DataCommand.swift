@@ -2,7 +2,8 @@ import ArgumentParser
 import Core
 import FineTune
 import Foundation
-import ZooIO
+import ImageData
+import KerasFiles
 
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,8 +3,9 @@ import Converters
 import Core
 import FineTune
 import Foundation
+import ImageData
+import KerasFiles
 import Zoo
-import ZooIO
 
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

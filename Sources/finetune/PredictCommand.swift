@@ -2,8 +2,9 @@ import ArgumentParser
 import Core
 import FineTune
 import Foundation
+import ImageData
+import KerasFiles
 import Zoo
-import ZooIO
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

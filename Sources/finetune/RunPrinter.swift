@@ -3,7 +3,6 @@ import Core
 import FineTune
 import Foundation
 import Zoo
-import ZooIO
 
 /// Prints a training run as it goes: the plan, a progress line, one line per epoch, and how it ended; and
 /// turns the library's errors and notes into the command's words (its flags, its exit codes).
@@ -116,6 +115,12 @@ struct RunPrinter {
         case .splitFilesGone(let count, let first): "\(count) files of the saved split cannot be used any more (the first: \(first)); the run goes on without them"
         case .splitFilesNew(let count, let first): "\(count) files are not in the saved split (the first: \(first)); the resumed run leaves them out"
         case .stepLogFailed(let why): why
+        case .imageReplaced(let failure):
+            if let replacement = failure.replacement {
+                "warning: \(failure.path) cannot be read any more (\(failure.reason)); \(replacement) takes its place"
+            } else {
+                "warning: \(failure.path) cannot be read any more (\(failure.reason)) and no other image of its class can; it is left black"
+            }
         }
     }
 

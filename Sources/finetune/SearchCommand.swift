@@ -2,8 +2,8 @@ import ArgumentParser
 import Core
 import FineTune
 import Foundation
+import KerasFiles
 import Zoo
-import ZooIO
 
 struct SearchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,8 +2,8 @@ import ArgumentParser
 import Converters
 import Core
 import Foundation
+import KerasFiles
 import Zoo
-import ZooIO
 
 struct ZooCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

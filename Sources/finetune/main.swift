@@ -1,7 +1,6 @@
 import ArgumentParser
-import CKernels
+import Core
 import Foundation
-
 
 struct FineTuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +16,7 @@ struct FineTuneCommand: ParsableCommand {
         defaultSubcommand: TrainCommand.self)
 }
 
-ck_line_buffer_output()
+lineBufferStandardOutput()
 // Alone, the command says what it does rather than starting a training run with no flags.
 if CommandLine.arguments.count == 1 {
     print(FineTuneCommand.helpMessage())

@@ -1,7 +1,8 @@
 import Foundation
+import ImageData
+import KerasFiles
 import TestSupport
 import XCTest
-import ZooIO
 
 /// The `finetune` commands as a user runs them: help, flags, results and errors.
 final class CommandLineTests: XCTestCase {

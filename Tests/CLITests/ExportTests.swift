@@ -1,9 +1,10 @@
 import Core
 import Foundation
+import ImageData
+import KerasFiles
 import TestSupport
 import XCTest
 import Zoo
-import ZooIO
 
 /// `finetune export`: ONNX graphs and Keras 3 archives that other runtimes open and that predict what we predict.
 final class ExportTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
+import ImageData
+import KerasFiles
 import TestSupport
-import ZooIO
 import XCTest
 
 /// What a new user meets in the first hour (issue 24): defaults that adapt, flags that cannot apply

@@ -1,7 +1,8 @@
 import Foundation
+import ImageData
+import KerasFiles
 import TestSupport
 import XCTest
-import ZooIO
 
 /// What a run's report, plan and predictions tell the user (issue 24, items 1–3 and 13), on small
 /// Fashion-MNIST sets trained for a second with small_cnn.

@@ -1,7 +1,8 @@
 import Foundation
+import ImageData
+import KerasFiles
 import TestSupport
 import XCTest
-import ZooIO
 
 /// `finetune train`, `predict` and `evaluate` on a real folder data set, and the checkpoint in Keras.
 final class TrainingCommandTests: XCTestCase {

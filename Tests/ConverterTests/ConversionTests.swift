@@ -1,10 +1,10 @@
 import Converters
 import Core
 import Foundation
+import KerasFiles
 import TestSupport
 import XCTest
 import Zoo
-import ZooIO
 
 /// Converted weights compute what their source computes: torchvision's and timm's ResNet50 and
 /// torchvision's VGG19 within 1e-4 of PyTorch; timm's InceptionV3 and Xception within 1e-4 of Keras running

@@ -1,10 +1,11 @@
 import Converters
 import Core
 import Foundation
+import ImageData
+import KerasFiles
 import TestSupport
 import XCTest
 import Zoo
-import ZooIO
 
 /// `finetune convert` as users meet it: a fine-tuning run from each converted base, the checkpoint in
 /// Keras, the zoo fetching torchvision's file, and one clear line for weights that do not fit.

@@ -3,7 +3,6 @@ import Core
 import Foundation
 import TestSupport
 import XCTest
-import ZooIO
 
 /// The foreign weight readers against files written by PyTorch, safetensors and Keras 3 themselves
 /// (Tests/fixtures/make_foreign_files.py): every value equal to the framework's own, bit for bit.

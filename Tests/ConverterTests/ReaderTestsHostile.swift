@@ -1,8 +1,8 @@
 import Converters
 import Foundation
+import KerasFiles
 import TestSupport
 import XCTest
-import ZooIO
 
 /// Files made to run code, exhaust memory or be misread (Tests/fixtures/make_foreign_files.py): each is
 /// refused with one error naming the file and the problem, and the malicious pickles never run.

@@ -1,7 +1,7 @@
 import Foundation
+import ImageData
 import TestSupport
 import XCTest
-import ZooIO
 
 /// IDX files and .npz archives: classes are the labels present, and beyond the memory budget images
 /// are resized from the array for every batch, giving the same batches as when held.

@@ -1,6 +1,6 @@
 import Core
+import ImageData
 import XCTest
-import ZooIO
 
 /// Seeded augmentation: reproducible per (seed, image, view), different across views, off when asked.
 final class AugmentationTests: XCTestCase {

@@ -1,8 +1,8 @@
 import Foundation
+import KerasFiles
 import TestSupport
 import XCTest
 import Zoo
-import ZooIO
 
 /// Downloads against a loopback server: a good file lands verified in the cache, a wrong hash or a
 /// short transfer leaves nothing behind, and a corrupted cached file is fetched again.

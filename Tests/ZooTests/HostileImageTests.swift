@@ -1,7 +1,7 @@
 import Foundation
+import ImageData
 import TestSupport
 import XCTest
-import ZooIO
 
 /// Image files made to cost gigabytes or minutes, or to decode to wrong pixels without a word (issue 23;
 /// Tests/fixtures/make_hostile_images.py): each one ends as an error that names the file and the reason,

@@ -1,8 +1,9 @@
 import Core
 import Foundation
+import ImageData
+import KerasFiles
 import TestSupport
 import XCTest
-import ZooIO
 
 /// Every image format the loaders read, against Pillow's decoding of the same file, and every way a
 /// file can be bad: skipped with its reason, never fatal (Tests/fixtures/make_image_files.py).

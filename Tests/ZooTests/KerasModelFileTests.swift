@@ -1,9 +1,9 @@
 import Core
 import Foundation
+import KerasFiles
 import TestSupport
 import XCTest
 import Zoo
-import ZooIO
 
 /// Fine-tuned models saved as full-model HDF5 load in Keras (`keras.models.load_model`) and predict
 /// what we predict.

@@ -1,7 +1,7 @@
 import Core
+import KerasFiles
 import XCTest
 import Zoo
-import ZooIO
 
 /// From the same weight file and input, our models compute what Keras computes:
 /// max |ours − Keras| ≤ 1e-4 · max |Keras| (or Keras' own float32 noise floor where that is

@@ -1,7 +1,7 @@
 import Foundation
+import ImageData
 import TestSupport
 import XCTest
-import ZooIO
 
 /// The validation split: seeded, stratified, disjoint from training; given train/ and val/ folders are used as they are.
 final class SplitTests: XCTestCase {

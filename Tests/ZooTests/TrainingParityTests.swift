@@ -1,8 +1,8 @@
 import Core
 import Foundation
+import KerasFiles
 import XCTest
 import Zoo
-import ZooIO
 
 /// One SGD step on a fixed batch equals Keras' (Tests/fixtures/make_training_fixtures.py): the loss
 /// within 1e-4, every updated weight within 1e-4 of Keras' value, and every update (what the gradients

@@ -1,9 +1,9 @@
 import Core
 import Foundation
+import KerasFiles
 import TestSupport
 import XCTest
 import Zoo
-import ZooIO
 
 /// Reading the files Keras and the published zoo write, writing files Keras reads,
 /// and one clear error for each way a weights file can be wrong.

@@ -1,5 +1,6 @@
 import Foundation
-import ZooIO
+import ImageData
+import KerasFiles
 
 /// Where inputs become files for the readers that take paths: a folder of this process's own
 /// under $TMPDIR (scripts/fuzz points it into the fuzz build folder).

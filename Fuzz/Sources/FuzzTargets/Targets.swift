@@ -1,7 +1,8 @@
 import Converters
 import Core
 import Foundation
-import ZooIO
+import ImageData
+import KerasFiles
 
 /// One reader under test, fed one input at a time through the library's public entry points.
 public struct FuzzTarget: Sendable {

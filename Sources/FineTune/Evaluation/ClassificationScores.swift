@@ -1,7 +1,8 @@
 import Core
 import Foundation
+import ImageData
+import KerasFiles
 import Zoo
-import ZooIO
 
 /// Accuracy, per-class precision / recall / F1, their averages and the confusion matrix.
 public struct ClassificationScores: Codable {

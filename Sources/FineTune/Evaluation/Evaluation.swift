@@ -1,7 +1,8 @@
 import Core
 import Foundation
+import ImageData
+import KerasFiles
 import Zoo
-import ZooIO
 
 /// A checkpoint scored on labelled images: what `evaluate` prints and the library example reports.
 public struct Evaluation {

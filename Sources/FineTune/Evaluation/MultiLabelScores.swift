@@ -1,5 +1,5 @@
 import Foundation
-import ZooIO
+import KerasFiles
 
 /// Multi-label scores at `Prediction.multiLabelThreshold`: per-class precision, recall and F1, ROC AUC,
 /// exact-match and per-label accuracy.

@@ -1,7 +1,7 @@
 import Core
 import Foundation
+import ImageData
 import Zoo
-import ZooIO
 
 /// A model's class probabilities for one image (always finite: the predictor refuses others).
 public struct Prediction: Sendable {

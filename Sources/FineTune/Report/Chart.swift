@@ -1,5 +1,5 @@
 import Foundation
-import ZooIO
+import ImageData
 
 /// A line chart of per-epoch values with axes, ticks, a legend and the phase boundaries marked. One layout
 /// draws both the report's inline SVG and the PNG beside it, so the two always show the same chart.

@@ -1,6 +1,7 @@
 import Core
 import Foundation
-import ZooIO
+import ImageData
+import KerasFiles
 
 /// report.html (self-contained: inline SVG charts and images as data URIs, so it opens from disk with
 /// no network) plus the curves as loss.png and accuracy.png.

@@ -1,5 +1,5 @@
 import Foundation
-import ZooIO
+import ImageData
 
 /// The validation images a report shows: every mistake before any right answer, cut at `limit` only once
 /// that order is set, with a count of each kind the cut leaves out, so no mistake is hidden uncounted.

@@ -1,7 +1,8 @@
 import Core
 import Foundation
+import ImageData
+import KerasFiles
 import Zoo
-import ZooIO
 
 extension Architecture: Codable {}
 extension OptimizerKind: Codable {}

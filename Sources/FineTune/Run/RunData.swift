@@ -1,7 +1,7 @@
 import Core
 import Foundation
+import ImageData
 import Zoo
-import ZooIO
 
 /// The images a run trains and validates on: the data read in whichever layout it has, and its split.
 struct RunData {

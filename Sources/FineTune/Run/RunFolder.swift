@@ -1,6 +1,6 @@
 import Core
 import Foundation
-import ZooIO
+import KerasFiles
 
 /// The folder a training run writes, and the files in it.
 public struct RunFolder: Sendable {

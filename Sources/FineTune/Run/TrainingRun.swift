@@ -1,8 +1,9 @@
 import Converters
 import Core
 import Foundation
+import ImageData
+import KerasFiles
 import Zoo
-import ZooIO
 
 /// Something a run tells its caller besides training progress.
 public enum RunNote: Sendable {
@@ -21,6 +22,8 @@ public enum RunNote: Sendable {
     case splitFilesNew(count: Int, first: String)
     /// The per-step log (steps.csv) cannot be written; training goes on.
     case stepLogFailed(String)
+    /// A streamed image that could not be read any more when a batch needed it, and what took its place.
+    case imageReplaced(LateReadFailure)
 }
 
 /// What a run looks like before it starts: the data, the phases and the settings in force.
@@ -188,6 +191,9 @@ public struct TrainingRun {
         let stepLog = StepLog(directory: folder.url, resumingAt: position)
         if let failure = stepLog.failure { try note(.stepLogFailed(failure)) }
         let outcome = try tuner.run(recipe, train: train, validation: validation, from: position, shouldStop: shouldStop, events: { event in
+            for failure in train.folder.lateFailures.take() + (validation?.folder.lateFailures.take() ?? []) {
+                try note(.imageReplaced(failure))
+            }
             switch event {
             case .step(let phase, let epoch, let step, _, let loss, let learningRate, let norm, _, _):
                 if let failure = stepLog.append(phase: phase, epoch: epoch, step: step, learningRate: learningRate, loss: loss, gradientNorm: norm) {

@@ -131,15 +131,15 @@ extension Manifest.Digest {
     /// This kind of digest of `url`, as it would be published ("md5 …", "sha256 …").
     public func actual(_ url: URL) throws -> String {
         switch self {
-        case .md5: "md5 \(try ZooIO.md5(of: url))"
-        case .sha256Prefix: "sha256 \(try ZooIO.sha256(of: url))"
+        case .md5: "md5 \(try KerasFiles.md5(of: url))"
+        case .sha256Prefix: "sha256 \(try KerasFiles.sha256(of: url))"
         }
     }
 
     public func matches(_ url: URL) throws -> Bool {
         switch self {
-        case .md5(let hex): try ZooIO.md5(of: url) == hex
-        case .sha256Prefix(let hex): try ZooIO.sha256(of: url).hasPrefix(hex)
+        case .md5(let hex): try KerasFiles.md5(of: url) == hex
+        case .sha256Prefix(let hex): try KerasFiles.sha256(of: url).hasPrefix(hex)
         }
     }
 }

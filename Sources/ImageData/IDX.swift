@@ -1,6 +1,6 @@
-import CGzip
 import Core
 import Foundation
+import KerasFiles
 import Zoo
 
 /// The IDX format of MNIST and Fashion-MNIST (unsigned bytes with big-endian dimensions), gzipped or not.
@@ -16,9 +16,8 @@ public enum IDX {
             throw ModelError("cannot read \(path): it does not exist or is not readable")
         }
         // zlib reads gzip and plain files alike.
-        guard let file = gzopen(path, "rb") else { throw ModelError("cannot open \(path)") }
-        defer { gzclose(file) }
-        let magic = try read(file, count: 4, path: path)
+        let file = try GzipFile(path)
+        let magic = try file.read(4)
         guard magic.count == 4, magic[0] == 0, magic[1] == 0 else {
             throw ModelError("\(path) is not an IDX file (MNIST layout)")
         }
@@ -27,7 +26,7 @@ public enum IDX {
         guard (1...4).contains(rank) else {
             throw ModelError("\(path) declares \(rank) dimensions; IDX files hold images (3 dimensions) or labels (1), so the file is damaged")
         }
-        let dimensions = try read(file, count: 4 * rank, path: path)
+        let dimensions = try file.read(4 * rank)
         guard dimensions.count == 4 * rank else { throw ModelError("\(path) is a truncated IDX file") }
         let shape = (0..<rank).map { d in (0..<4).reduce(0) { $0 << 8 | Int(dimensions[4 * d + $1]) } }
         guard shape.allSatisfy({ $0 > 0 }) else {
@@ -35,35 +34,21 @@ public enum IDX {
         }
         let count = try checkedProduct(shape + [1], name: path, what: "bytes")
         // A plain file must hold exactly what its header declares; a gzipped one may not inflate past a bound.
-        if gzdirect(file) == 1 {
+        if file.isPlain {
             guard fileSize - 4 - 4 * rank == count else {
                 throw ModelError("\(path) should hold \(count) values after its header but has \(fileSize - 4 - 4 * rank); the file is truncated or damaged")
             }
         } else {
             try InflationBound.check(declared: count, compressed: fileSize, name: path)
         }
-        let values = try read(file, count: count, path: path)
+        let values = try file.read(count)
         guard values.count == count else {
             throw ModelError("\(path) should hold \(count) values after its header but has \(values.count); the file is truncated")
         }
-        guard try read(file, count: 1, path: path).isEmpty else {
+        guard try file.read(1).isEmpty else {
             throw ModelError("\(path) holds more values than the \(count) its header declares; the file is damaged")
         }
         return Array(shape: shape, bytes: values)
-    }
-
-    /// Up to `count` bytes from `file`, fewer only at its end. The buffer grows as data really arrives
-    /// (a gzipped header's count is a claim), so a short file never costs what its header declares.
-    private static func read(_ file: gzFile, count: Int, path: String) throws -> [UInt8] {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: min(count, 1 << 20))
-        while bytes.count < count {
-            let n = gzread(file, &chunk, UInt32(min(count - bytes.count, chunk.count)))
-            if n < 0 { throw ModelError("\(path) is a damaged gzip file") }
-            if n == 0 { break }
-            bytes += chunk[0..<Int(n)]
-        }
-        return bytes
     }
 }
 

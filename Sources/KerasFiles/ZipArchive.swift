@@ -1,4 +1,3 @@
-import CGzip
 import Core
 import Foundation
 
@@ -70,11 +69,11 @@ public final class ZipArchive {
             }
             bytes = stored
         case 8:
-            bytes = try Self.inflate(stored, size: entry.uncompressedSize, member: member)
+            bytes = try Zlib.inflate(stored, size: entry.uncompressedSize, member: member)
         default:
             throw ModelError("\(member) uses zip compression method \(entry.method); only stored and deflated members are read")
         }
-        guard Self.crc32(bytes) == entry.crc else { throw ModelError("\(member) fails its CRC check; the archive is damaged") }
+        guard Zlib.crc32(bytes) == entry.crc else { throw ModelError("\(member) fails its CRC check; the archive is damaged") }
         return bytes
     }
 
@@ -185,51 +184,6 @@ public final class ZipArchive {
     }
 
     // MARK: bytes
-
-    /// Raw deflate into exactly `size` bytes: a stream that ends early or has more to give is refused.
-    private static func inflate(_ input: [UInt8], size: Int, member: String) throws -> [UInt8] {
-        // One byte of room past the declared size shows a stream that would go on.
-        var output = [UInt8](repeating: 0, count: size + 1)
-        var stream = z_stream()
-        guard inflateInit2_(&stream, -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw ModelError("\(member): zlib could not start")
-        }
-        defer { inflateEnd(&stream) }
-        let status: Int32 = input.withUnsafeBufferPointer { source in
-            output.withUnsafeMutableBufferPointer { target in
-                var status = Z_OK
-                // zlib counts in 32 bits: members over 4 GB go through in slices.
-                while status == Z_OK {
-                    let consumed = Int(stream.total_in), produced = Int(stream.total_out)
-                    stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress.map { $0 + consumed })
-                    stream.avail_in = UInt32(min(source.count - consumed, 1 << 30))
-                    stream.next_out = target.baseAddress! + produced
-                    stream.avail_out = UInt32(min(target.count - produced, 1 << 30))
-                    status = CGzip.inflate(&stream, Z_NO_FLUSH)
-                    if Int(stream.total_out) > size { return Z_BUF_ERROR }
-                }
-                return status
-            }
-        }
-        guard status == Z_STREAM_END, Int(stream.total_out) == size else {
-            throw ModelError("\(member) does not inflate to the \(size) bytes the archive declares; the archive is damaged or hostile")
-        }
-        output.removeLast()
-        return output
-    }
-
-    static func crc32(_ bytes: [UInt8]) -> UInt32 {
-        bytes.withUnsafeBufferPointer { buffer in
-            var crc: uLong = 0
-            var at = 0
-            while at < buffer.count {
-                let slice = min(buffer.count - at, 1 << 30)
-                crc = CGzip.crc32(crc, buffer.baseAddress! + at, uInt(slice))
-                at += slice
-            }
-            return UInt32(truncatingIfNeeded: crc)
-        }
-    }
 
     static func uint16(_ bytes: [UInt8], _ at: Int) -> UInt16 { UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 }
     static func uint32(_ bytes: [UInt8], _ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * $1) } }

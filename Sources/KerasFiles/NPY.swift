@@ -176,28 +176,13 @@ public enum NPY {
 
 /// The product of declared dimensions, or an error naming the file when it overflows: sizes in a
 /// file's header are claims to check, never numbers to trust.
-func checkedProduct(_ factors: [Int], name: String, what: String) throws -> Int {
+public func checkedProduct(_ factors: [Int], name: String, what: String) throws -> Int {
     try factors.reduce(1) { product, factor in
         let (result, overflow) = product.multipliedReportingOverflow(by: factor)
         guard !overflow else {
             throw ModelError("\(name) declares \(factors.dropLast().map(String.init).joined(separator: " x ")) \(what), more than any file can hold; the file is damaged")
         }
         return result
-    }
-}
-
-/// How far a compressed stream may inflate. Real image and label arrays and weights shrink a few times
-/// at most; a stream that claims to grow more than 100-fold (Apache POI's zip-bomb ratio) beyond a small
-/// allowance is refused before anything is allocated.
-enum InflationBound {
-    static let allowance = 64 << 20
-    static let ratio = 100
-
-    static func check(declared: Int, compressed: Int, name: String) throws {
-        let limit = max(allowance, compressed.multipliedReportingOverflow(by: ratio).partialValue)
-        guard declared <= limit else {
-            throw ModelError("\(name) declares \(declared) bytes from \(compressed) compressed bytes, more than \(ratio)-fold; real images and weights never compress that well, so the file is refused as a decompression bomb")
-        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import KerasFiles
 
 /// Images in an array (IDX or .npz): N×H×W grayscale or N×H×W×C (C = 1 or 3) bytes at their own size.
 public struct PixelArray: Sendable {

@@ -27,6 +27,9 @@ public struct ImageFolder: Sendable {
     /// The first (for single-label data, the only) class of each image (-1 for none).
     public internal(set) var labels: [Int] = []
     public private(set) var skipped: [Skipped] = []
+    /// Streamed images that became unreadable after the data was read, each with what took its place;
+    /// shared by copies of this set, so a run can report them as it goes.
+    public let lateFailures = LateReadFailures()
     /// Where the decoded images live.
     enum PixelStore: Sendable {
         /// RGB bytes, `size`×`size`, one image after another.
@@ -167,15 +170,11 @@ public struct ImageFolder: Sendable {
         let sameClass = (1..<count).lazy.map { (index + $0) % self.count }.filter { self.labelSets[$0] == self.labelSets[index] }
         for other in sameClass {
             guard case .success(let bytes) = Self.decodeAll([files[other]], size: size, crop: cropToSquare)[0] else { continue }
-            Self.warn("\(files[index]) cannot be read any more (\(reason)); \(files[other]) takes its place")
+            lateFailures.record(LateReadFailure(path: files[index], reason: reason, replacement: files[other]))
             return bytes
         }
-        Self.warn("\(files[index]) cannot be read any more (\(reason)) and no other image of its class can; it is left black")
+        lateFailures.record(LateReadFailure(path: files[index], reason: reason, replacement: nil))
         return [UInt8](repeating: 0, count: size * size * 3)
-    }
-
-    private static func warn(_ message: String) {
-        Console.standardError("warning: \(message)\n")
     }
 
     private static func check(_ found: [String], against known: [String]?, root: String) throws -> [String] {
@@ -310,3 +309,31 @@ extension Array {
     /// The element at `index`, or nil beyond the end (a short CSV row).
     subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }
+
+/// An image that could be read when the data set was opened but not when a batch needed it (deleted or
+/// damaged during a long run), and the image of the same class that took its place (nil: it was left black).
+public struct LateReadFailure: Sendable, Equatable {
+    public let path: String
+    public let reason: String
+    public let replacement: String?
+}
+
+/// The late read failures of a data set, recorded by whichever thread decodes a batch and taken by the run
+/// that reports them. Safe to share across threads: every access holds the lock.
+public final class LateReadFailures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: [LateReadFailure] = []
+
+    public init() {}
+
+    func record(_ failure: LateReadFailure) { lock.withLock { pending.append(failure) } }
+
+    /// The failures recorded since the last call.
+    public func take() -> [LateReadFailure] {
+        lock.withLock {
+            defer { pending.removeAll() }
+            return pending
+        }
+    }
+}
+
