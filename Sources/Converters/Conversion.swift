@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import KerasFiles
 import Zoo
 
 /// Foreign weights put into a zoo model by a mapping: every source tensor used (or knowingly dropped:
@@ -19,7 +20,7 @@ public struct Conversion {
         let candidates = Mapping.find(architecture: architecture, family: family, in: mappings)
         guard !candidates.isEmpty else {
             let known = mappings.filter { $0.architecture == architecture || $0.architecture == nil }.flatMap(\.families)
-            throw ModelError("\(weights.source): no mapping converts \(family.map { "\($0) " } ?? "")weights into \(architecture.rawValue); it takes weights from \(Set(known).sorted().joined(separator: ", "))")
+            throw WeightsFileError("\(weights.source): no mapping converts \(family.map { "\($0) " } ?? "")weights into \(architecture.rawValue); it takes weights from \(Set(known).sorted().joined(separator: ", "))")
         }
         let mapping = candidates.max { SourceModules(weights, $0).matched(by: $0) < SourceModules(weights, $1).matched(by: $1) }!
         let modules = SourceModules(weights, mapping)
@@ -27,8 +28,9 @@ public struct Conversion {
         do {
             plan = try Plan(modules, weights, mapping: mapping, architecture: architecture, includeTop: includeTop)
         } catch let error as Leftovers {
-            throw ModelError("\(weights.source) does not fit \(architecture.rawValue) (mapping \(mapping.name)): \(error)"
-                             + Self.bestFit(weights, otherThan: architecture, in: mappings))
+            let fit = Self.bestFit(weights, otherThan: architecture, in: mappings)
+            throw WeightsFileError("\(weights.source) does not fit \(architecture.rawValue) (mapping \(mapping.name)): \(error)\(fit.text)",
+                                   kind: fit.architecture.map { .fitsOtherArchitecture($0.rawValue) } ?? .other)
         }
         self.mapping = mapping
         model = plan.model
@@ -39,16 +41,17 @@ public struct Conversion {
 
     /// "; its keys fit torchvision_vgg19 (vgg19): …" when another architecture's mapping explains the source
     /// better than a third of it, so a checkpoint of another architecture says which one it is.
-    static func bestFit(_ weights: ForeignWeights, otherThan architecture: Architecture, in mappings: [Mapping]) -> String {
+    static func bestFit(_ weights: ForeignWeights, otherThan architecture: Architecture, in mappings: [Mapping])
+        -> (text: String, architecture: Architecture?) {
         let scored = mappings.compactMap { mapping -> (Mapping, Int, Int)? in
             guard let other = mapping.architecture, other != architecture else { return nil }
             let modules = SourceModules(weights, mapping)
             return (mapping, modules.matched(by: mapping), modules.modules.count)
         }
         guard let (best, matched, total) = scored.max(by: { $0.1 < $1.1 }), matched * 3 > total else {
-            return "; its keys fit none of the known mappings (\(mappings.map(\.name).joined(separator: ", ")))"
+            return ("; its keys fit none of the known mappings (\(mappings.map(\.name).joined(separator: ", ")))", nil)
         }
-        return "; its keys fit \(best.name) (\(best.architecture!.rawValue)): \(matched) of \(total) modules. Convert it with --base \(best.architecture!.rawValue)"
+        return ("; its keys fit \(best.name) (\(best.architecture!.rawValue)): \(matched) of \(total) modules", best.architecture)
     }
 }
 
@@ -140,7 +143,7 @@ private struct Plan {
         }
         if includeTop {
             guard let classes else {
-                throw ModelError("\(weights.source) has no classifier (nothing in it maps to the \(architecture.rawValue) top); convert it with --no-top")
+                throw WeightsFileError("\(weights.source) has no classifier (nothing in it maps to the \(architecture.rawValue) top); convert it without the top", kind: .noClassifier)
             }
             options.classes = classes
         }
@@ -175,7 +178,7 @@ private struct Plan {
                                                                     model: model, sourceEpsilon: sourceEpsilon)
                 for (name, tensor) in converted.values {
                     guard layerValues[name] == nil else {
-                        throw ModelError("\(weights.source): two source modules set \(layer.name)/\(name) (the second is \(assignment.module.path))")
+                        throw WeightsFileError("\(weights.source): two source modules set \(layer.name)/\(name) (the second is \(assignment.module.path))")
                     }
                     layerValues[name] = tensor
                 }
@@ -186,10 +189,10 @@ private struct Plan {
         for (batchNorm, gamma) in folds {
             guard let index = model.nodeIndex(ofLayer: batchNorm), let input = model.nodes[index].inputs.first,
                   case let convolution = model.nodes[input].layer.name, let kernel = values[convolution]?["kernel"] else {
-                throw ModelError("\(weights.source): \(batchNorm) has no scale and no convolution before it to take the source's scale")
+                throw WeightsFileError("\(weights.source): \(batchNorm) has no scale and no convolution before it to take the source's scale")
             }
             guard kernel.shape.last == gamma.count else {
-                throw ModelError("\(weights.source): the scale for \(batchNorm) has \(gamma.count) channels but \(convolution) has \(kernel.shape.last!)")
+                throw WeightsFileError("\(weights.source): the scale for \(batchNorm) has \(gamma.count) channels but \(convolution) has \(kernel.shape.last!)")
             }
             values[convolution]!["kernel"] = Layout.scaleLastAxis(kernel, by: gamma)
             if let bias = values[convolution]!["bias"] { values[convolution]!["bias"] = Layout.scaleLastAxis(bias, by: gamma) }
@@ -198,16 +201,16 @@ private struct Plan {
         for layer in model.weightedLayers {
             for parameter in layer.parameters {
                 guard let value = values[layer.name]![parameter.name] else {
-                    throw ModelError("\(weights.source): nothing in it sets \(layer.name)/\(parameter.name)")
+                    throw WeightsFileError("\(weights.source): nothing in it sets \(layer.name)/\(parameter.name)")
                 }
                 guard value.shape == parameter.shape else {
                     let origin = assignments[layer.name]!.map(\.module.path).joined(separator: " and ")
-                    throw ModelError("\(weights.source): \(origin) gives \(layer.name)/\(parameter.name) the shape \(Layout.format(value.shape)), but \(model.name) needs \(Layout.format(parameter.shape)); is the checkpoint for another variant?")
+                    throw WeightsFileError("\(weights.source): \(origin) gives \(layer.name)/\(parameter.name) the shape \(Layout.format(value.shape)), but \(model.name) needs \(Layout.format(parameter.shape)); is the checkpoint for another variant?")
                 }
             }
             let unknown = Set(values[layer.name]!.keys).subtracting(layer.parameters.map(\.name))
             if let extra = unknown.sorted().first {
-                throw ModelError("\(weights.source): \(layer.name) has no weight '\(extra)' for the source to set")
+                throw WeightsFileError("\(weights.source): \(layer.name) has no weight '\(extra)' for the source to set")
             }
         }
         for layer in model.weightedLayers {

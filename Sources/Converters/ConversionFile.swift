@@ -34,7 +34,7 @@ public enum ConvertedWeights {
         let file = try ForeignWeights.read(path: source, model: naming)
         let isKeras = file.format == .keras || file.format == .kerasWeights
         if let family, (family == "keras") != isKeras {
-            throw ModelError("\(source) is a \(file.format.rawValue), not \(family == "keras" ? "a Keras file" : "\(family) weights"); leave out --from or pass the right one")
+            throw WeightsFileError("\(source) is a \(file.format.rawValue), not \(family == "keras" ? "a Keras file" : "\(family) weights")", kind: .otherFramework)
         }
         // Keras files go through the Keras mapping; PyTorch's and safetensors' through the others.
         let mappings = Mapping.all.filter { $0.families.contains("keras") == isKeras }
@@ -53,7 +53,7 @@ public enum ConvertedWeights {
     public static func recordedPreprocessing(_ path: String) throws -> Preprocessing? {
         guard let recorded = try KerasModelFile.attribute(preprocessingAttribute, in: path) else { return nil }
         guard let mode = Preprocessing(rawValue: recorded) else {
-            throw ModelError("\(path) records an unknown preprocessing '\(recorded)'; the file is damaged")
+            throw WeightsFileError("\(path) records an unknown preprocessing '\(recorded)'; the file is damaged")
         }
         return mode
     }

@@ -35,7 +35,7 @@ extension ForeignWeights {
             if archive["config.json"] != nil {
                 return try Keras3Archive.read(archive)
             }
-            throw ModelError("\(path) is a zip archive but neither a PyTorch checkpoint (no data.pkl) nor a .keras archive (no config.json)")
+            throw WeightsFileError("\(path) is a zip archive but neither a PyTorch checkpoint (no data.pkl) nor a .keras archive (no config.json)")
         }
         if start.count == 9, start[8] == UInt8(ascii: "{") {
             let (weights, metadata) = try SafeTensors.read(path)
@@ -43,13 +43,13 @@ extension ForeignWeights {
         }
         if start.starts(with: [0x89, 0x48, 0x44, 0x46]) {
             guard let model else {
-                throw ModelError("\(path) is an HDF5 file; a Keras 3 .weights.h5 file is read for a zoo model, so name the architecture it was saved from")
+                throw WeightsFileError("\(path) is an HDF5 file; a Keras 3 .weights.h5 file is read for a zoo model, so name the architecture it was saved from")
             }
             return ForeignFile(format: .kerasWeights, weights: try Keras3Archive.readWeights(path, model: model), metadata: [:], kerasLayers: nil)
         }
         if start.starts(with: [0x80]) {
-            throw ModelError("\(path) is a bare pickle (torch.save before PyTorch 1.6, or _use_new_zipfile_serialization=False); re-save it with torch.save in a current PyTorch")
+            throw WeightsFileError("\(path) is a bare pickle (torch.save before PyTorch 1.6, or _use_new_zipfile_serialization=False); re-save it with torch.save in a current PyTorch")
         }
-        throw ModelError("\(path) is not a PyTorch checkpoint, safetensors file or Keras 3 file")
+        throw WeightsFileError("\(path) is not a PyTorch checkpoint, safetensors file or Keras 3 file")
     }
 }

@@ -1,4 +1,5 @@
 import Core
+import KerasFiles
 
 /// One tensor read from another framework's file, widened to float32, in that framework's own layout
 /// (PyTorch's OIHW convolutions, (out, in) linear weights, …); the mappings in `converters/` say how it
@@ -28,14 +29,14 @@ public struct ForeignWeights: Sendable {
 
     /// Adds a tensor; a name seen twice is a damaged or hostile file, so it is refused.
     public mutating func add(_ name: String, _ tensor: ForeignTensor) throws {
-        guard tensors[name] == nil else { throw ModelError("\(source) holds the tensor '\(name)' twice") }
+        guard tensors[name] == nil else { throw WeightsFileError("\(source) holds the tensor '\(name)' twice") }
         names.append(name)
         tensors[name] = tensor
     }
 
     /// Records an entry that is not a weight; a name seen twice is refused as in `add`.
     public mutating func skip(_ name: String) throws {
-        guard tensors[name] == nil, !skipped.contains(name) else { throw ModelError("\(source) holds the tensor '\(name)' twice") }
+        guard tensors[name] == nil, !skipped.contains(name) else { throw WeightsFileError("\(source) holds the tensor '\(name)' twice") }
         skipped.append(name)
     }
 
@@ -52,7 +53,7 @@ extension ForeignTensor {
         for size in shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: size)
             guard !overflow, product <= elementLimit else {
-                throw ModelError("\(described) declares shape \(shape), larger than any layer of any model; the file is damaged or hostile")
+                throw WeightsFileError("\(described) declares shape \(shape), larger than any layer of any model; the file is damaged or hostile")
             }
             count = product
         }
@@ -62,7 +63,7 @@ extension ForeignTensor {
     /// The tensor, once it is known to hold only finite values: NaN or infinity would train nonsense.
     func finite(_ described: String) throws -> ForeignTensor {
         guard values.allSatisfy(\.isFinite) else {
-            throw ModelError("\(described) holds NaN or infinite values (a diverged run or a damaged file); it cannot be used")
+            throw WeightsFileError("\(described) holds NaN or infinite values (a diverged run or a damaged file); it cannot be used")
         }
         return self
     }

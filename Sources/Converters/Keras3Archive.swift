@@ -28,7 +28,7 @@ enum Keras3Archive {
         let config = try json(archive, "config.json")
         let metadata = (try? json(archive, "metadata.json"))?.compactMapValues { $0 as? String } ?? [:]
         guard let weightsEntry = archive["model.weights.h5"] else {
-            throw ModelError("\(path) is a .keras archive without model.weights.h5; it holds no weights")
+            throw WeightsFileError("\(path) is a .keras archive without model.weights.h5; it holds no weights")
         }
         let described = try describe(config, path: path)
         let stored = try variables(archive, weightsEntry)
@@ -38,14 +38,14 @@ enum Keras3Archive {
             guard let variables = byKeys.removeValue(forKey: layer.keys), !variables.isEmpty else { continue }
             let names = layer.variableNames ?? variables.indices.map(String.init)
             guard names.count == variables.count else {
-                throw ModelError("\(path): layer \(layer.layer.name) (\(layer.layer.className)) has \(variables.count) variables where its config implies \(names.count) (\(names.joined(separator: ", "))); the archive is damaged")
+                throw WeightsFileError("\(path): layer \(layer.layer.name) (\(layer.layer.className)) has \(variables.count) variables where its config implies \(names.count) (\(names.joined(separator: ", "))); the archive is damaged")
             }
             for (name, tensor) in zip(names, variables) {
                 try weights.add("\(layer.layer.name)/\(name)", ForeignTensor(shape: tensor.shape, values: tensor.data))
             }
         }
         if let orphan = byKeys.first(where: { !$0.value.isEmpty }) {
-            throw ModelError("\(path): model.weights.h5 holds variables at 'layers/\(orphan.key.joined(separator: "/layers/"))' for a layer config.json does not describe; the archive is damaged")
+            throw WeightsFileError("\(path): model.weights.h5 holds variables at 'layers/\(orphan.key.joined(separator: "/layers/"))' for a layer config.json does not describe; the archive is damaged")
         }
         return ForeignFile(format: .keras, weights: weights, metadata: metadata, kerasLayers: described.map(\.layer))
     }
@@ -70,7 +70,7 @@ enum Keras3Archive {
                 let layer = model.layers[position]
                 names = layer.parameters.map { "\(layer.name)/\($0.name)" }
                 guard names.count == entry.variables.count else {
-                    throw ModelError("\(path): '\(entry.keys.joined(separator: "/"))' holds \(entry.variables.count) variables but \(model.name)'s layer \(layer.name) (\(layer.kerasClass)) has \(names.count); the file is from another architecture or damaged")
+                    throw WeightsFileError("\(path): '\(entry.keys.joined(separator: "/"))' holds \(entry.variables.count) variables but \(model.name)'s layer \(layer.name) (\(layer.kerasClass)) has \(names.count); the file is from another architecture or damaged")
                 }
             } else {
                 let key = entry.keys.joined(separator: "/")
@@ -95,7 +95,7 @@ enum Keras3Archive {
     private static func describe(_ config: [String: Any], path: String) throws -> [DescribedLayer] {
         guard let className = config["class_name"] as? String, ["Functional", "Sequential", "Model"].contains(className),
               let body = config["config"] as? [String: Any] else {
-            throw ModelError("\(path): config.json does not describe a Functional or Sequential model; it is not a model of ours")
+            throw WeightsFileError("\(path): config.json does not describe a Functional or Sequential model; it is not a model of ours")
         }
         var layers: [DescribedLayer] = []
         try describeLayers(body, sequential: className == "Sequential", parent: nil, keys: [], into: &layers, path: path)
@@ -105,14 +105,14 @@ enum Keras3Archive {
     private static func describeLayers(_ model: [String: Any], sequential: Bool, parent: String?, keys: [String],
                                        into layers: inout [DescribedLayer], path: String) throws {
         guard keys.count < nestingLimit, let list = model["layers"] as? [[String: Any]] else {
-            throw ModelError("\(path): config.json has a model without a layer list, or nested too deep; the archive is damaged")
+            throw WeightsFileError("\(path): config.json has a model without a layer list, or nested too deep; the archive is damaged")
         }
         var counters: [String: Int] = [:]
         var previous: String?
         for entry in list {
             guard let className = (entry["class_name"] as? String).map(printable), let config = entry["config"] as? [String: Any],
                   let name = ((entry["name"] as? String) ?? (config["name"] as? String)).map(printable) else {
-                throw ModelError("\(path): config.json has a layer without a class or name; the archive is damaged")
+                throw WeightsFileError("\(path): config.json has a layer without a class or name; the archive is damaged")
             }
             let base = Keras3Variables.key(forClass: className)
             let count = counters[base, default: 0]
@@ -162,10 +162,10 @@ enum Keras3Archive {
     }
 
     private static func json(_ archive: ZipArchive, _ member: String) throws -> [String: Any] {
-        guard let entry = archive[member] else { throw ModelError("\(archive.path) is a .keras archive without \(member)") }
+        guard let entry = archive[member] else { throw WeightsFileError("\(archive.path) is a .keras archive without \(member)") }
         let bytes = try archive.read(entry, maximumSize: configLimit)
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-            throw ModelError("\(archive.path): \(member) is not a JSON object; the archive is damaged")
+            throw WeightsFileError("\(archive.path): \(member) is not a JSON object; the archive is damaged")
         }
         return object
     }
@@ -177,7 +177,7 @@ enum Keras3Archive {
         let template = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("finetune-keras.XXXXXX").path
         var buffer = Array(template.utf8CString)
         guard let folder = buffer.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!).map { String(cString: $0) } }) else {
-            throw ModelError("cannot create a temporary folder in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
+            throw WeightsFileError("cannot create a temporary folder in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
         }
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let file = "\(folder)/model.weights.h5"
@@ -186,7 +186,7 @@ enum Keras3Archive {
             do {
                 try bytes.write(to: URL(fileURLWithPath: file))
             } catch {
-                throw ModelError("cannot write a temporary copy of \(archive.path):model.weights.h5 in \(folder): \(error.localizedDescription)")
+                throw WeightsFileError("cannot write a temporary copy of \(archive.path):model.weights.h5 in \(folder): \(error.localizedDescription)")
             }
         }
         return try Keras3Variables.read(file)

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import KerasFiles
 import Zoo
 
 /// How one source family's checkpoints of one architecture become the zoo's Keras layers: the data in a
@@ -76,7 +77,7 @@ struct SourcePattern: Sendable {
         while let open = rest.firstIndex(of: "{") {
             expression += NSRegularExpression.escapedPattern(for: String(rest[..<open]))
             guard let close = rest[open...].firstIndex(of: "}") else {
-                throw ModelError("the mapping pattern '\(pattern)' has an unclosed '{'")
+                throw WeightsFileError("the mapping pattern '\(pattern)' has an unclosed '{'")
             }
             names.append(String(rest[rest.index(after: open)..<close]))
             expression += "([^./]+)"

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import KerasFiles
 
 extension Mapping.Transform {
     /// The source weight names this transform reads (PyTorch's for all but the Keras ones, which keep Keras' names).
@@ -38,14 +39,14 @@ extension Mapping.Transform {
                sourceEpsilon: Float?) throws -> ConvertedModule {
         func tensor(_ name: String) throws -> ForeignTensor {
             guard let key = module.keys[name], let found = weights[key] else {
-                throw ModelError("\(weights.source) has no \(module.path)\(name.isEmpty ? "" : ".")\(name), which \(layer.name) needs")
+                throw WeightsFileError("\(weights.source) has no \(module.path)\(name.isEmpty ? "" : ".")\(name), which \(layer.name) needs")
             }
             return found
         }
         func permuted(_ name: String, rank: Int, _ order: [Int]) throws -> Tensor {
             let source = try tensor(name)
             guard source.shape.count == rank else {
-                throw ModelError("\(weights.source): \(module.keys[name]!) has shape \(Layout.format(source.shape)); \(layer.name) expects \(rank) dimensions (\(self.rawValue))")
+                throw WeightsFileError("\(weights.source): \(module.keys[name]!) has shape \(Layout.format(source.shape)); \(layer.name) expects \(rank) dimensions (\(self.rawValue))")
             }
             return Layout.permute(source, order)
         }
@@ -86,7 +87,7 @@ extension Mapping.Transform {
         guard let index = model.nodeIndex(ofLayer: layer.name), let flatten = model.nodes[index].inputs.first,
               let features = model.nodes[flatten].inputs.first, case let shape = model.nodes[features].outputShape,
               shape.count == 3, weight.shape.count == 2, weight.shape[1] == shape.reduce(1, *) else {
-            throw ModelError("\(source): the weight for \(layer.name) has shape \(Layout.format(weight.shape)), which does not follow the \(model.name) feature maps it flattens")
+            throw WeightsFileError("\(source): the weight for \(layer.name) has shape \(Layout.format(weight.shape)), which does not follow the \(model.name) feature maps it flattens")
         }
         let (height, width, channels) = (shape[0], shape[1], shape[2])
         let grid = ForeignTensor(shape: [weight.shape[0], channels, height, width], values: weight.values)
@@ -98,7 +99,7 @@ extension Mapping.Transform {
     /// used), and γ handed back for folding when the Keras layer has no scale.
     private func batchNorm(_ tensor: (String) throws -> ForeignTensor, layer: any Layer, sourceEpsilon: Float?) throws -> ConvertedModule {
         guard let batchNorm = layer as? BatchNormalization else {
-            throw ModelError("\(layer.name) is a \(layer.kerasClass), not a BatchNormalization; the mapping is wrong")
+            throw WeightsFileError("\(layer.name) is a \(layer.kerasClass), not a BatchNormalization; the mapping is wrong")
         }
         var out = ConvertedModule()
         let gamma = try tensor("weight").values

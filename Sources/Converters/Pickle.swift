@@ -143,7 +143,7 @@ struct RestrictedUnpickler {
         self.bytes = bytes
     }
 
-    private func fail(_ problem: String) -> ModelError { ModelError("\(name): \(problem)") }
+    private func fail(_ problem: String) -> WeightsFileError { WeightsFileError("\(name): \(problem)") }
 
     private mutating func run() throws -> PickleDocument {
         while true {

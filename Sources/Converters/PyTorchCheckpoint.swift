@@ -20,14 +20,14 @@ public enum PyTorchCheckpoint {
         let pickles = archive.entries.filter { $0.name.hasSuffix("/data.pkl") && $0.name.split(separator: "/").count == 2 }
         guard pickles.count == 1, let pickle = pickles.first else {
             if archive["constants.pkl"] != nil || archive.entries.contains(where: { $0.name.hasSuffix("/constants.pkl") }) {
-                throw ModelError("\(path) is a TorchScript archive; save the weights with torch.save(model.state_dict(), path)")
+                throw WeightsFileError("\(path) is a TorchScript archive; save the weights with torch.save(model.state_dict(), path)")
             }
-            throw ModelError("\(path) is a zip archive without the one data.pkl a torch.save checkpoint has (it has \(pickles.count)); it is not a PyTorch checkpoint")
+            throw WeightsFileError("\(path) is a zip archive without the one data.pkl a torch.save checkpoint has (it has \(pickles.count)); it is not a PyTorch checkpoint")
         }
         let folder = String(pickle.name.dropLast("data.pkl".count))
         if let order = archive["\(folder)byteorder"] {
             let value = String(decoding: try archive.read(order, maximumSize: 16), as: UTF8.self)
-            guard value == "little" else { throw ModelError("\(path) was saved in \(value)-endian byte order; only little-endian checkpoints are read") }
+            guard value == "little" else { throw WeightsFileError("\(path) was saved in \(value)-endian byte order; only little-endian checkpoints are read") }
         }
         let document = try RestrictedUnpickler.load(try archive.read(pickle, maximumSize: pickleLimit), name: "\(path):\(pickle.name)")
         let entries = try stateDict(document, path: path)
@@ -63,7 +63,7 @@ public enum PyTorchCheckpoint {
         }
         guard let found else {
             let keys = rootKeys.map { " (its keys: \($0.prefix(12).joined(separator: ", ")))" } ?? ""
-            throw ModelError("\(path) holds no tensors at its top level and none under \(nestingKeys.joined(separator: ", "))\(keys); save the model's state_dict()")
+            throw WeightsFileError("\(path) holds no tensors at its top level and none under \(nestingKeys.joined(separator: ", "))\(keys); save the model's state_dict()")
         }
         return found
     }
@@ -84,14 +84,14 @@ public enum PyTorchCheckpoint {
 
         private func read(_ storage: StorageReference, described: String) throws -> [Float] {
             guard let entry = archive["\(folder)data/\(storage.key)"] else {
-                throw ModelError("\(described) refers to storage '\(storage.key)', which the archive does not hold; the file is damaged")
+                throw WeightsFileError("\(described) refers to storage '\(storage.key)', which the archive does not hold; the file is damaged")
             }
             let (size, overflow) = storage.count.multipliedReportingOverflow(by: storage.type.byteWidth)
             guard !overflow, size == entry.uncompressedSize else {
-                throw ModelError("\(described): storage '\(storage.key)' claims \(storage.count) \(storage.type.rawValue) values but holds \(entry.uncompressedSize) bytes; the file is truncated or damaged")
+                throw WeightsFileError("\(described): storage '\(storage.key)' claims \(storage.count) \(storage.type.rawValue) values but holds \(entry.uncompressedSize) bytes; the file is truncated or damaged")
             }
             guard storage.count <= ForeignTensor.elementLimit else {
-                throw ModelError("\(described): storage '\(storage.key)' claims \(storage.count) values, more than any layer has; the file is refused")
+                throw WeightsFileError("\(described): storage '\(storage.key)' claims \(storage.count) values, more than any layer has; the file is refused")
             }
             let bytes = try archive.read(entry, maximumSize: size)
             return bytes.withUnsafeBytes { storage.type.floats($0, count: storage.count) }
@@ -112,7 +112,7 @@ public enum PyTorchCheckpoint {
             strides = reference.strides
             self.described = described
             guard offset >= 0, shape.allSatisfy({ $0 >= 0 }), strides.allSatisfy({ $0 >= 0 }), shape.count <= 8 else {
-                throw ModelError("\(described) has offset \(offset), shape \(shape) and strides \(strides), which no tensor has; the file is damaged")
+                throw WeightsFileError("\(described) has offset \(offset), shape \(shape) and strides \(strides), which no tensor has; the file is damaged")
             }
             count = try ForeignTensor.elementCount(shape, described: described)
         }
@@ -128,7 +128,7 @@ public enum PyTorchCheckpoint {
                 last = sum
             }
             guard last < storage.count else {
-                throw ModelError("\(described) reaches element \(last) of a storage of \(storage.count); the storage is shorter than its tensor claims, so the file is damaged")
+                throw WeightsFileError("\(described) reaches element \(last) of a storage of \(storage.count); the storage is shorter than its tensor claims, so the file is damaged")
             }
             var contiguous = 1
             let isContiguous = zip(shape, strides).reversed().allSatisfy { size, stride in

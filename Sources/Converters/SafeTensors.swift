@@ -15,7 +15,7 @@ public enum SafeTensors {
         let prefix = try file.read(at: 0, count: 8, what: "its header length")
         let declared = prefix.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard declared <= UInt64(min(headerLimit, size - 8)) else {
-            throw ModelError("\(path) declares a \(declared)-byte safetensors header in a \(size)-byte file; the file is truncated, damaged or not safetensors")
+            throw WeightsFileError("\(path) declares a \(declared)-byte safetensors header in a \(size)-byte file; the file is truncated, damaged or not safetensors")
         }
         let headerLength = Int(declared)
         let header = try Header(try file.read(at: 8, count: headerLength, what: "its header"), path: path)
@@ -25,10 +25,10 @@ public enum SafeTensors {
         for entry in header.entries {
             let described = "\(path): tensor '\(entry.name)'"
             guard entry.begin >= end else {
-                throw ModelError("\(described) overlaps another tensor's bytes (\(entry.begin)..<\(entry.end)); the file is damaged or hostile")
+                throw WeightsFileError("\(described) overlaps another tensor's bytes (\(entry.begin)..<\(entry.end)); the file is damaged or hostile")
             }
             guard entry.end <= size - dataStart else {
-                throw ModelError("\(described) ends at byte \(entry.end) of a data section of \(size - dataStart) bytes; the file is truncated")
+                throw WeightsFileError("\(described) ends at byte \(entry.end) of a data section of \(size - dataStart) bytes; the file is truncated")
             }
             end = entry.end
             guard entry.type.isFloat else {
@@ -37,7 +37,7 @@ public enum SafeTensors {
             }
             let count = try ForeignTensor.elementCount(entry.shape, described: described)
             guard count * entry.type.byteWidth == entry.end - entry.begin else {
-                throw ModelError("\(described) has shape \(entry.shape) of \(entry.type.rawValue) (\(count * entry.type.byteWidth) bytes) but \(entry.end - entry.begin) bytes of data; the file is damaged")
+                throw WeightsFileError("\(described) has shape \(entry.shape) of \(entry.type.rawValue) (\(count * entry.type.byteWidth) bytes) but \(entry.end - entry.begin) bytes of data; the file is damaged")
             }
             let raw = try file.read(at: dataStart + entry.begin, count: entry.end - entry.begin, what: "tensor '\(entry.name)'")
             let values = raw.withUnsafeBytes { entry.type.floats($0, count: count) }
@@ -62,14 +62,14 @@ public enum SafeTensors {
 
         init(_ bytes: [UInt8], path: String) throws {
             guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)), let fields = object as? [String: Any] else {
-                throw ModelError("\(path) has a safetensors header that is not a JSON object; the file is damaged or not safetensors")
+                throw WeightsFileError("\(path) has a safetensors header that is not a JSON object; the file is damaged or not safetensors")
             }
             var metadata: [String: String] = [:]
             var entries: [Entry] = []
             for (name, value) in fields {
                 if name == "__metadata__" {
                     guard let pairs = value as? [String: String] else {
-                        throw ModelError("\(path): the safetensors __metadata__ is not a map of strings; the file is damaged")
+                        throw WeightsFileError("\(path): the safetensors __metadata__ is not a map of strings; the file is damaged")
                     }
                     metadata = pairs
                     continue
@@ -84,13 +84,13 @@ public enum SafeTensors {
             let described = "\(path): tensor '\(name)'"
             guard let fields = value as? [String: Any], let dtype = fields["dtype"] as? String,
                   let shape = integers(fields["shape"]), let offsets = integers(fields["data_offsets"]), offsets.count == 2 else {
-                throw ModelError("\(described) lacks a dtype, shape or data_offsets pair in the header; the file is damaged")
+                throw WeightsFileError("\(described) lacks a dtype, shape or data_offsets pair in the header; the file is damaged")
             }
             guard let type = ElementType(safetensors: dtype) else {
-                throw ModelError("\(described) holds \(dtype) values; only F32, F16, BF16, F64 and integer tensors are read")
+                throw WeightsFileError("\(described) holds \(dtype) values; only F32, F16, BF16, F64 and integer tensors are read")
             }
             guard shape.allSatisfy({ $0 >= 0 }), shape.count <= 8, offsets[0] >= 0, offsets[0] <= offsets[1] else {
-                throw ModelError("\(described) declares shape \(shape) at bytes \(offsets[0])..<\(offsets[1]), which no tensor has; the file is damaged")
+                throw WeightsFileError("\(described) declares shape \(shape) at bytes \(offsets[0])..<\(offsets[1]), which no tensor has; the file is damaged")
             }
             return Entry(name: name, type: type, shape: shape, begin: offsets[0], end: offsets[1])
         }

@@ -47,7 +47,8 @@ public final class GraphBuilder {
     }
 }
 
-/// A directed acyclic graph of Keras layers with one input and one output.
+/// A directed acyclic graph of Keras layers with one input and one output. Not Sendable: a model and its
+/// caches belong to one thread at a time (the kernels use every core inside one call).
 public final class Model {
     public let name: String
     /// Nodes in creation order, which is a valid execution order; node 0 is the input.

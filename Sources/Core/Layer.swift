@@ -1,4 +1,6 @@
-/// One named weight array of a layer (`kernel`, `bias`, `gamma`, `moving_mean`, …).
+/// One named weight array of a layer (`kernel`, `bias`, `gamma`, `moving_mean`, …). Sendable so that a
+/// model's parameters can be read by the worker threads of one step; only the thread that owns the model
+/// assigns them, between steps.
 public final class Parameter: @unchecked Sendable {
     public let name: String
     public let shape: [Int]

@@ -1,4 +1,4 @@
-/// A dense float32 tensor in row-major order; images are NHWC.
+/// A dense float32 tensor in row-major order; images are NHWC. A value: it may cross threads.
 public struct Tensor: Sendable, Equatable {
     public var shape: [Int]
     public var data: [Float]

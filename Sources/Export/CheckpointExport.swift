@@ -47,7 +47,7 @@ public enum CheckpointExport {
     public static func exportBase(checkpoint: String, to output: String) throws -> String {
         try DurableFile.checkWritable(output)
         let (model, info) = try Checkpoint.load(checkpoint)
-        guard let pool = model.nodeIndex(ofLayer: "head_pool") else { throw ModelError("\(checkpoint) has no head to leave out") }
+        guard let pool = model.nodeIndex(ofLayer: "head_pool") else { throw ExportError("\(checkpoint) has no head to leave out") }
         let base = model.prefix(through: model.nodes[pool].inputs[0])
         try Weights.saveLegacy(base, to: output)
         return "wrote \(output): \(info.base) without top, \(base.weightedLayers.count) layers with weights, input \(info.imageSize)x\(info.imageSize)"
@@ -70,7 +70,7 @@ public enum CheckpointExport {
     }
 
     private static func sha256(of path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw ModelError("cannot read \(path) to hash it") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw ExportError("cannot read \(path) to hash it") }
         defer { try? handle.close() }
         var hasher = SHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }

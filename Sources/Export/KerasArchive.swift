@@ -19,10 +19,10 @@ enum KerasArchive {
         do {
             try Weights.saveKeras3(model, to: scratch)
         } catch {
-            throw ModelError("\(output.path): \(error)")
+            throw ExportError("\(output.path): \(error)")
         }
         guard let weights = FileManager.default.contents(atPath: scratch) else {
-            throw ModelError("cannot read back the weights written to \(scratch)")
+            throw ExportError("cannot read back the weights written to \(scratch)")
         }
         try zip.add("model.weights.h5", Array(weights))
         return try zip.finished()
@@ -33,7 +33,7 @@ enum KerasArchive {
     private static func config(_ model: Model) throws -> [UInt8] {
         guard var root = try JSONSerialization.jsonObject(with: Data(KerasModelFile.modelConfig(model).utf8)) as? [String: Any],
               var config = root["config"] as? [String: Any], let layers = config["layers"] as? [[String: Any]] else {
-            throw ModelError("model \(model.name) has no functional config to export")
+            throw ExportError("model \(model.name) has no functional config to export")
         }
         config["layers"] = layers.map { layer in
             layer.merging(["module": "keras.layers", "registered_name": NSNull()]) { old, _ in old }

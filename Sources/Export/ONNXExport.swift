@@ -170,7 +170,7 @@ struct ONNXLowering {
         case is Dropout:
             return x
         default:
-            throw ModelError("layer \(name) (\(layer.kerasClass)) has no ONNX equivalent here; it cannot be exported")
+            throw ExportError("layer \(name) (\(layer.kerasClass)) has no ONNX equivalent here; it cannot be exported")
         }
     }
 
@@ -298,7 +298,7 @@ struct ChannelAffine {
         self.offset = offset
     }
 
-    private static func notAffine(_ mode: Preprocessing) -> ModelError {
-        ModelError("preprocessing mode \(mode.rawValue) is not a per-channel scale and offset; it cannot go into the ONNX graph (export with --preprocessing exclude)")
+    private static func notAffine(_ mode: Preprocessing) -> ExportError {
+        .preprocessingNotAffine(mode: mode.rawValue)
     }
 }

@@ -13,7 +13,7 @@ struct StoredZip {
 
     mutating func add(_ name: String, _ data: [UInt8]) throws {
         guard bytes.count + data.count + name.utf8.count + 30 < Self.sizeLimit else {
-            throw ModelError("the archive would exceed 4 GB, more than a plain zip holds")
+            throw ExportError("the archive would exceed 4 GB, more than a plain zip holds")
         }
         let crc = Zlib.crc32(data)
         let offset = UInt32(bytes.count)
@@ -40,7 +40,7 @@ struct StoredZip {
     /// The archive: the entries, their central directory and its end record.
     func finished() throws -> [UInt8] {
         guard bytes.count + directory.count < Self.sizeLimit, count < Int(UInt16.max) else {
-            throw ModelError("the archive would exceed 4 GB, more than a plain zip holds")
+            throw ExportError("the archive would exceed 4 GB, more than a plain zip holds")
         }
         var out = bytes + directory
         out.append(littleEndian: UInt32(0x0605_4b50))

@@ -26,9 +26,9 @@ public struct InMemoryImages: LabeledImages {
     public let targets: Targets
 
     public init(images: Tensor, targets: Targets) throws {
-        guard images.shape.count >= 2 else { throw ModelError("images must be a batch, got shape \(images.shape)") }
+        guard images.shape.count >= 2 else { throw TrainingError("images must be a batch, got shape \(images.shape)") }
         guard targets.count == images.batch else {
-            throw ModelError("\(targets.count) labels for \(images.batch) images")
+            throw TrainingError("\(targets.count) labels for \(images.batch) images")
         }
         self.images = images
         self.targets = targets

@@ -111,7 +111,9 @@ public enum RunOutcome: Sendable {
     case stopped(RunPosition)
 }
 
-/// Fine-tunes a zoo model with a new head through a recipe of freezing phases.
+/// Fine-tunes a zoo model with a new head through a recipe of freezing phases. Not Sendable: it belongs
+/// to the thread that runs it; the next batch is decoded on another thread (`BatchPrefetch`), which only
+/// reads the data set.
 public final class FineTuner {
     public let model: Model
     public let groups: LayerGroups
@@ -126,9 +128,9 @@ public final class FineTuner {
 
     /// `model` is a base with a head from `Head.attach`; `groups` the architecture's layer groups.
     public init(model: Model, groups: LayerGroups, settings: FineTuneSettings) throws {
-        guard settings.batchSize >= 1 else { throw ModelError("--batch-size must be at least 1, got \(settings.batchSize)") }
+        guard settings.batchSize >= 1 else { throw ConfigurationError.batchSize(settings.batchSize) }
         guard model.nodeIndex(ofLayer: "head_pool") != nil else {
-            throw ModelError("the model has no new head; attach one with Head.attach")
+            throw TrainingError("the model has no new head; attach one with Head.attach")
         }
         self.model = model
         self.groups = groups.withHead
@@ -155,12 +157,12 @@ public final class FineTuner {
     public func run(_ recipe: Recipe, train: LabeledImages, validation: LabeledImages? = nil, from position: RunPosition? = nil,
                     shouldStop: () -> Bool = { false }, events: (FineTuneEvent) throws -> Void = { _ in }) throws -> RunOutcome {
         try recipe.validate(groups: groups.names)
-        guard train.count > 0 else { throw ModelError("the training set is empty") }
+        guard train.count > 0 else { throw TrainingError("the training set is empty") }
         guard train.imageShape == model.inputShape else {
-            throw ModelError("training images have shape \(train.imageShape); the model expects \(model.inputShape)")
+            throw TrainingError("training images have shape \(train.imageShape); the model expects \(model.inputShape)")
         }
         var position = position ?? RunPosition(rng: rng)
-        guard position.phase <= recipe.phases.count else { throw ModelError("the saved position is past the end of the schedule") }
+        guard position.phase <= recipe.phases.count else { throw TrainingError("the saved position is past the end of the schedule") }
         history = position.history
         while position.phase < recipe.phases.count {
             if try runPhase(recipe.phases[position.phase], train: train, validation: validation, position: &position,
@@ -246,11 +248,13 @@ public final class FineTuner {
                 let (loss, gradients, logits): (Float, [ObjectIdentifier: Tensor], Tensor)
                 do {
                     (loss, gradients, logits) = try training.lossAndGradients(x, targets, loss: settings.loss, context: &context)
-                } catch let error as ModelError where error.description.hasPrefix("the loss is") {
-                    throw ModelError("\(error.description) at \(where_); stopped with the weights of the last good step. Lower the learning rate")
+                } catch let error as TrainingError where error.kind == .diverged {
+                    throw TrainingError("\(error.description) at \(where_); stopped with the weights of the last good step. Lower the learning rate",
+                                        kind: .diverged)
                 }
                 guard gradients.values.allSatisfy({ $0.data.allSatisfy(\.isFinite) }) else {
-                    throw ModelError("a gradient is not finite at \(where_); stopped with the weights of the last good step. Lower the learning rate")
+                    throw TrainingError("a gradient is not finite at \(where_); stopped with the weights of the last good step. Lower the learning rate",
+                                        kind: .diverged)
                 }
                 let stepRate = rate
                 let norm = optimizer.apply(gradients, to: parameters) { stepRate * rates[ObjectIdentifier($0)]! }
@@ -357,7 +361,7 @@ public final class FineTuner {
     /// Mean loss and accuracy of `model` (inference mode) on `images`.
     public func evaluate(_ model: Model, _ images: LabeledImages) throws -> (loss: Float, accuracy: Float) {
         guard let head = model.nodes[model.output].layer as? Dense else {
-            throw ModelError("the model does not end in a Dense classifier")
+            throw TrainingError("the model does not end in a Dense classifier")
         }
         let features = model.prefix(through: model.nodes[model.output].inputs[0])
         var (lossSum, hits, total) = (0.0, 0, 0)
@@ -379,7 +383,7 @@ private struct CachedViews: LabeledImages {
     let targets: Targets
 
     init(views: [Tensor], targets: Targets) throws {
-        guard let first = views.first, targets.count == first.batch else { throw ModelError("cached features and labels disagree") }
+        guard let first = views.first, targets.count == first.batch else { throw TrainingError("cached features and labels disagree") }
         self.views = views
         self.targets = targets
     }

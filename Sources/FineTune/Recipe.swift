@@ -35,15 +35,15 @@ public struct Recipe: Sendable, Equatable {
 
     /// Checks groups, epochs and rates before any work starts.
     public func validate(groups: [String]) throws {
-        guard !phases.isEmpty else { throw ModelError("the schedule has no phases") }
+        guard !phases.isEmpty else { throw TrainingError("the schedule has no phases") }
         for (index, phase) in phases.enumerated() {
             let where_ = "phase \(index + 1) (\(phase.deepestGroup))"
             guard phase.deepestGroup == "all" || groups.contains(phase.deepestGroup) else {
-                throw ModelError("\(where_): unknown layer group '\(phase.deepestGroup)'; the groups are \(groups.joined(separator: ", ")) or 'all'")
+                throw TrainingError("\(where_): unknown layer group '\(phase.deepestGroup)'; the groups are \(groups.joined(separator: ", ")) or 'all'")
             }
-            guard phase.epochs >= 1 else { throw ModelError("\(where_): epochs must be at least 1, got \(phase.epochs)") }
+            guard phase.epochs >= 1 else { throw TrainingError("\(where_): epochs must be at least 1, got \(phase.epochs)") }
             guard phase.learningRate > 0, phase.learningRate.isFinite else {
-                throw ModelError("\(where_): the learning rate must be above 0, got \(phase.learningRate)")
+                throw TrainingError("\(where_): the learning rate must be above 0, got \(phase.learningRate)")
             }
         }
     }

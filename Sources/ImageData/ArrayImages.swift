@@ -13,13 +13,13 @@ public struct PixelArray: Sendable {
 
     public init(name: String, bytes: [UInt8], shape: [Int]) throws {
         guard shape.count == 3 || (shape.count == 4 && [1, 3].contains(shape[3])) else {
-            throw ModelError("\(name) holds images of shape \(shape); expected N x height x width (x 1 or 3 channels)")
+            throw DataError("\(name) holds images of shape \(shape); expected N x height x width (x 1 or 3 channels)")
         }
         guard shape.allSatisfy({ $0 > 0 }) else {
-            throw ModelError("\(name) holds images of shape \(shape); it needs at least one image of at least one pixel")
+            throw DataError("\(name) holds images of shape \(shape); it needs at least one image of at least one pixel")
         }
         guard try checkedProduct(shape, name: name, what: "pixels") == bytes.count else {
-            throw ModelError("\(name) holds \(bytes.count) bytes for images of shape \(shape); the file is damaged")
+            throw DataError("\(name) holds \(bytes.count) bytes for images of shape \(shape); the file is damaged")
         }
         self.name = name
         self.bytes = bytes
@@ -48,7 +48,7 @@ extension ImageFolder {
     /// while they fit `memoryBudget`; beyond it each batch is resized from the array again, which
     /// gives the same bytes.
     init(array: PixelArray, labels: [Int], classes: [String], size: Int, memoryBudget: Int) throws {
-        guard labels.count == array.count else { throw ModelError("\(array.name) has \(labels.count) labels for \(array.count) images") }
+        guard labels.count == array.count else { throw DataError("\(array.name) has \(labels.count) labels for \(array.count) images") }
         root = array.name
         self.size = size
         self.classes = classes
@@ -82,11 +82,11 @@ extension ImageFolder {
     public static func npz(_ path: String, size: Int, classes known: [String]? = nil, memoryBudget: Int = defaultMemoryBudget) throws -> ImageFolder {
         let archive = try NPZ(path)
         guard let y = try archive.array("y"), let x = try archive.array("x") else {
-            throw ModelError("\(path) needs arrays named x (images) and y (labels); it has \(archive.names.joined(separator: ", "))")
+            throw DataError("\(path) needs arrays named x (images) and y (labels); it has \(archive.names.joined(separator: ", "))")
         }
-        guard x.dtype.hasSuffix("u1") else { throw ModelError("\(path): x holds \(x.dtype); images must be uint8 (0–255)") }
+        guard x.dtype.hasSuffix("u1") else { throw DataError("\(path): x holds \(x.dtype); images must be uint8 (0–255)") }
         guard let values = y.integers else {
-            throw ModelError("\(path): y holds \(y.dtype) values; labels must be integers (of at most 64 bits, signed)")
+            throw DataError("\(path): y holds \(y.dtype) values; labels must be integers (of at most 64 bits, signed)")
         }
         let (classes, labels) = try classIndices(values, known: known, name: "\(path):y")
         return try ImageFolder(array: PixelArray(name: path, bytes: x.bytes, shape: x.shape), labels: labels, classes: classes,
@@ -112,14 +112,14 @@ extension ImageFolder {
         let classes = try known ?? {
             let present = Set(values).sorted()
             guard present.count <= maximumClasses else {
-                throw ModelError("\(name) has \(present.count) distinct labels; finetune trains at most \(maximumClasses) classes, so the labels should be class numbers")
+                throw DataError("\(name) has \(present.count) distinct labels; finetune trains at most \(maximumClasses) classes, so the labels should be class numbers")
             }
             return present.map(String.init)
         }()
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         let labels = try values.map { value in
             guard let label = index[String(value)] else {
-                throw ModelError("\(name) has label \(value), which is not among the training classes (\(classes.joined(separator: ", ")))")
+                throw DataError("\(name) has label \(value), which is not among the training classes (\(classes.joined(separator: ", ")))")
             }
             return label
         }

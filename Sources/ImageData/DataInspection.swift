@@ -24,6 +24,8 @@ public struct DataInspection: Codable, Sendable {
     public var duplicates: [Duplicate] = []
     public var badFiles: [ImageFolder.Skipped] = []
     public var warnings: [String] = []
+    /// The splits whose largest class has five times the images of its smallest or more.
+    public var imbalancedSplits: [String] = []
 
     public static let splitNames = ["train", "val", "test"]
 
@@ -31,7 +33,7 @@ public struct DataInspection: Codable, Sendable {
     public static func inspect(_ root: String) throws -> DataInspection {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue || root.lowercased().hasSuffix(".npz") else {
-            throw ModelError("\(root) is not a folder; pass a folder with one sub-folder of images per class, the CSV layout, IDX files or an .npz file")
+            throw DataError("\(root) is not a folder; pass a folder with one sub-folder of images per class, the CSV layout, IDX files or an .npz file")
         }
         var report = DataInspection()
         let top = subfolders(root)
@@ -76,7 +78,8 @@ public struct DataInspection: Codable, Sendable {
         for split in Set(report.classes.map(\.split)) {
             let counts = report.classes.filter { $0.split == split }.map(\.images).filter { $0 > 0 }
             if let low = counts.min(), let high = counts.max(), high >= 5 * low {
-                report.warnings.append("heavy class imbalance in \(split): \(high) against \(low) images; consider --class-weights auto")
+                report.warnings.append("heavy class imbalance in \(split): \(high) against \(low) images; consider weighting the loss by class")
+                report.imbalancedSplits.append(split)
             }
         }
         return report

@@ -13,40 +13,40 @@ public enum IDX {
     public static func read(_ path: String) throws -> Array {
         guard FileManager.default.isReadableFile(atPath: path),
               let fileSize = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue else {
-            throw ModelError("cannot read \(path): it does not exist or is not readable")
+            throw DataError("cannot read \(path): it does not exist or is not readable")
         }
         // zlib reads gzip and plain files alike.
         let file = try GzipFile(path)
         let magic = try file.read(4)
         guard magic.count == 4, magic[0] == 0, magic[1] == 0 else {
-            throw ModelError("\(path) is not an IDX file (MNIST layout)")
+            throw DataError("\(path) is not an IDX file (MNIST layout)")
         }
-        guard magic[2] == 0x08 else { throw ModelError("\(path) holds IDX type \(magic[2]); only unsigned bytes (0x08) are supported") }
+        guard magic[2] == 0x08 else { throw DataError("\(path) holds IDX type \(magic[2]); only unsigned bytes (0x08) are supported") }
         let rank = Int(magic[3])
         guard (1...4).contains(rank) else {
-            throw ModelError("\(path) declares \(rank) dimensions; IDX files hold images (3 dimensions) or labels (1), so the file is damaged")
+            throw DataError("\(path) declares \(rank) dimensions; IDX files hold images (3 dimensions) or labels (1), so the file is damaged")
         }
         let dimensions = try file.read(4 * rank)
-        guard dimensions.count == 4 * rank else { throw ModelError("\(path) is a truncated IDX file") }
+        guard dimensions.count == 4 * rank else { throw DataError("\(path) is a truncated IDX file") }
         let shape = (0..<rank).map { d in (0..<4).reduce(0) { $0 << 8 | Int(dimensions[4 * d + $1]) } }
         guard shape.allSatisfy({ $0 > 0 }) else {
-            throw ModelError("\(path) declares shape \(shape); an IDX file of images or labels needs at least one of each dimension")
+            throw DataError("\(path) declares shape \(shape); an IDX file of images or labels needs at least one of each dimension")
         }
         let count = try checkedProduct(shape + [1], name: path, what: "bytes")
         // A plain file must hold exactly what its header declares; a gzipped one may not inflate past a bound.
         if file.isPlain {
             guard fileSize - 4 - 4 * rank == count else {
-                throw ModelError("\(path) should hold \(count) values after its header but has \(fileSize - 4 - 4 * rank); the file is truncated or damaged")
+                throw DataError("\(path) should hold \(count) values after its header but has \(fileSize - 4 - 4 * rank); the file is truncated or damaged")
             }
         } else {
             try InflationBound.check(declared: count, compressed: fileSize, name: path)
         }
         let values = try file.read(count)
         guard values.count == count else {
-            throw ModelError("\(path) should hold \(count) values after its header but has \(values.count); the file is truncated")
+            throw DataError("\(path) should hold \(count) values after its header but has \(values.count); the file is truncated")
         }
         guard try file.read(1).isEmpty else {
-            throw ModelError("\(path) holds more values than the \(count) its header declares; the file is damaged")
+            throw DataError("\(path) holds more values than the \(count) its header declares; the file is damaged")
         }
         return Array(shape: shape, bytes: values)
     }
@@ -61,11 +61,11 @@ public struct IDXImages: Sendable {
         pixels = try IDX.read(images)
         let labelArray = try IDX.read(labels)
         guard pixels.shape.count == 3 else {
-            throw ModelError("\(images) holds an array of shape \(pixels.shape.map(String.init).joined(separator: "x")); expected images (N, height, width)")
+            throw DataError("\(images) holds an array of shape \(pixels.shape.map(String.init).joined(separator: "x")); expected images (N, height, width)")
         }
         guard labelArray.shape == [pixels.shape[0]] else {
             let held = labelArray.shape.count == 1 ? "\(labelArray.shape[0]) labels" : "an array of shape \(labelArray.shape.map(String.init).joined(separator: "x"))"
-            throw ModelError("\(labels) holds \(held) for the \(pixels.shape[0]) images in \(images); pass the label file that goes with them")
+            throw DataError("\(labels) holds \(held) for the \(pixels.shape[0]) images in \(images); pass the label file that goes with them")
         }
         self.labels = labelArray.bytes.map(Int.init)
     }

@@ -56,7 +56,7 @@ public struct ImageFolder: Sendable {
         self.cropToSquare = cropToSquare
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ModelError("data folder \(root) does not exist; pass a folder with one sub-folder of images per class")
+            throw DataError("data folder \(root) does not exist; pass a folder with one sub-folder of images per class")
         }
         self.root = root
         self.size = size
@@ -82,7 +82,7 @@ public struct ImageFolder: Sendable {
                 return FileManager.default.fileExists(atPath: "\(root)/\(name)", isDirectory: &sub) && sub.boolValue
             }
             guard !found.isEmpty else {
-                throw ModelError("data folder \(root) has no class sub-folders and no CSV file with an images/ folder; put each class's images in its own sub-folder")
+                throw DataError("data folder \(root) has no class sub-folders and no CSV file with an images/ folder; put each class's images in its own sub-folder")
             }
             classes = try Self.check(found, against: known, root: root)
             var pending: [(String, [Int])] = []
@@ -94,7 +94,7 @@ public struct ImageFolder: Sendable {
             }
             decode(pending, budget: memoryBudget)
         }
-        guard !files.isEmpty else { throw ModelError("no readable images in \(root)") }
+        guard !files.isEmpty else { throw DataError("no readable images in \(root)") }
     }
 
     /// Decodes and resizes the files on every core, keeping the bytes when all of them fit `budget`;
@@ -180,13 +180,13 @@ public struct ImageFolder: Sendable {
     private static func check(_ found: [String], against known: [String]?, root: String) throws -> [String] {
         guard let known else {
             guard found.count <= maximumClasses else {
-                throw ModelError("\(root) has \(found.count) classes; finetune trains at most \(maximumClasses), so merge or remove some")
+                throw DataError("\(root) has \(found.count) classes; finetune trains at most \(maximumClasses), so merge or remove some")
             }
             return found
         }
         let unknown = found.filter { !known.contains($0) }
         guard unknown.isEmpty else {
-            throw ModelError("\(root) has classes the model does not know: \(unknown.joined(separator: ", ")); the model knows \(known.joined(separator: ", "))")
+            throw DataError("\(root) has classes the model does not know: \(unknown.joined(separator: ", ")); the model knows \(known.joined(separator: ", "))")
         }
         return known
     }
@@ -195,16 +195,16 @@ public struct ImageFolder: Sendable {
     private static func readCSV(root: String, files: [String]) throws -> [(file: String, labels: [String])] {
         let name = files.first { $0.lowercased() == "labels.csv" } ?? files[0]
         guard files.count == 1 || name.lowercased() == "labels.csv" else {
-            throw ModelError("\(root) has several CSV files (\(files.joined(separator: ", "))); name the one with the labels labels.csv")
+            throw DataError("\(root) has several CSV files (\(files.joined(separator: ", "))); name the one with the labels labels.csv")
         }
         let path = "\(root)/\(name)"
         let csv: CSV<Enumerated>
         do {
             csv = try CSV<Enumerated>(url: URL(fileURLWithPath: path), delimiter: .comma)
         } catch {
-            throw ModelError("\(path) is not a readable CSV file: \(error)")
+            throw DataError("\(path) is not a readable CSV file: \(error)")
         }
-        guard !csv.header.isEmpty else { throw ModelError("\(path) is empty; it needs a header and a row per image") }
+        guard !csv.header.isEmpty else { throw DataError("\(path) is empty; it needs a header and a row per image") }
         let images = Set((try? FileManager.default.contentsOfDirectory(atPath: "\(root)/images")) ?? [])
         /// The image in images/ a name means; names may come without their extension (Kaggle style).
         func image(_ name: String) -> String? {
@@ -219,14 +219,14 @@ public struct ImageFolder: Sendable {
             var file = row[columns.file].trimmingCharacters(in: .whitespaces)
             // A name must stay inside images/: a CSV from elsewhere must not open files anywhere on the machine.
             guard !file.hasPrefix("/"), !file.split(separator: "/").contains("..") else {
-                throw ModelError("\(path), line \(number + firstLine): '\(file)' points outside \(root)/images; image names in the CSV are relative to images/")
+                throw DataError("\(path), line \(number + firstLine): '\(file)' points outside \(root)/images; image names in the CSV are relative to images/")
             }
             file = image(file) ?? file
             let labels = columns.label.flatMap { row[safe: $0] }.map {
                 $0.split(whereSeparator: { $0 == ";" || $0 == "|" }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             } ?? []
             if let long = labels.first(where: { $0.utf8.count > Self.classNameLimit }) {
-                throw ModelError("\(path), line \(number + firstLine): a label of \(long.utf8.count) bytes; class names are at most \(Self.classNameLimit) bytes (is the label column right? the header names \(csv.header.joined(separator: ", ")))")
+                throw DataError("\(path), line \(number + firstLine): a label of \(long.utf8.count) bytes; class names are at most \(Self.classNameLimit) bytes (is the label column right? the header names \(csv.header.joined(separator: ", ")))")
             }
             return (file, labels)
         }
@@ -337,3 +337,9 @@ public final class LateReadFailures: @unchecked Sendable {
     }
 }
 
+
+/// A data set, image or label file that cannot be used.
+public struct DataError: UserFacingError, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -10,7 +10,7 @@ enum ImageFormats {
     /// Uncompressed 8-bit (palette), 24-bit and 32-bit BMP files, bottom-up or top-down; the channel
     /// masks of 32-bit BI_BITFIELDS files are honoured.
     static func decodeBMP(_ b: [UInt8], name: String) throws -> RGBImage {
-        func fail(_ why: String) -> ModelError { ModelError("image \(name): \(why)") }
+        func fail(_ why: String) -> DataError { DataError("image \(name): \(why)") }
         guard b.count >= 54 else { throw fail("truncated BMP header") }
         let offset = le32(b, 10), headerSize = le32(b, 14)
         let width = Int(Int32(bitPattern: UInt32(le32(b, 18))))
@@ -60,7 +60,7 @@ enum ImageFormats {
     }
 
     /// Refuses sizes beyond ImageLimits.maxPixels, with the message the C decoders give.
-    private static func checkPixels(width: Int, height: Int, fail: (String) -> ModelError) throws {
+    private static func checkPixels(width: Int, height: Int, fail: (String) -> DataError) throws {
         var message = [CChar](repeating: 0, count: 256)
         guard ci_check_pixels(UInt64(width), UInt64(height), ImageLimits.c, &message, message.count) != 0 else {
             throw fail(message.nulTerminatedText)

@@ -46,16 +46,16 @@ public enum ImageDecoder {
     /// is within ImageLimits.maxFileBytes. FIFOs, devices and folders are refused without reading them.
     public static func read(file path: String) throws -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else { throw ModelError("image \(path): \(unreadableReason(path))") }
+        guard descriptor >= 0 else { throw DataError("image \(path): \(unreadableReason(path))") }
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
-            throw ModelError("image \(path): \(status.st_mode & S_IFMT == S_IFDIR ? "a folder where an image was expected" : "not a regular file (a FIFO, device or socket)")")
+            throw DataError("image \(path): \(status.st_mode & S_IFMT == S_IFDIR ? "a folder where an image was expected" : "not a regular file (a FIFO, device or socket)")")
         }
         let size = Int(status.st_size)
         _ = try supportedFormat(of: readBytes(descriptor, count: min(size, 16), path: path), name: path)
         guard size <= ImageLimits.maxFileBytes else {
-            throw ModelError("image \(path) is \(size / 1_000_000) MB, more than the \(ImageLimits.maxFileBytes / 1_000_000) MB read for one image; shrink or recompress it")
+            throw DataError("image \(path) is \(size / 1_000_000) MB, more than the \(ImageLimits.maxFileBytes / 1_000_000) MB read for one image; shrink or recompress it")
         }
         return try readBytes(descriptor, count: size, path: path)
     }
@@ -66,7 +66,7 @@ public enum ImageDecoder {
         var filled = 0
         while filled < count {
             let n = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + filled, count - filled, off_t(filled)) }
-            guard n >= 0 else { throw ModelError("image \(path): cannot be read (\(String(cString: strerror(errno))))") }
+            guard n >= 0 else { throw DataError("image \(path): cannot be read (\(String(cString: strerror(errno))))") }
             if n == 0 { break }
             filled += n
         }
@@ -95,9 +95,9 @@ public enum ImageDecoder {
         case "BMP": return .bmp
         case "GIF": return .gif
         case "WebP": return .webp
-        case "empty": throw ModelError("image \(name) is an empty file")
-        case "unknown": throw ModelError("\(name) is not an image (its content is no JPEG, PNG, BMP, GIF or WebP, whatever its extension)")
-        case let other: throw ModelError("image \(name) is \(other), which is not supported; convert it to PNG or JPEG")
+        case "empty": throw DataError("image \(name) is an empty file")
+        case "unknown": throw DataError("\(name) is not an image (its content is no JPEG, PNG, BMP, GIF or WebP, whatever its extension)")
+        case let other: throw DataError("image \(name) is \(other), which is not supported; convert it to PNG or JPEG")
         }
     }
 
@@ -117,7 +117,7 @@ public enum ImageDecoder {
         var width: Int32 = 0, height: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
         guard let pixels = decoder(bytes, bytes.count, ImageLimits.c, &width, &height, &message, message.count) else {
-            throw ModelError("image \(name): \(message.nulTerminatedText)")
+            throw DataError("image \(name): \(message.nulTerminatedText)")
         }
         defer { free(pixels) }
         let count = Int(width) * Int(height) * 3
@@ -183,7 +183,7 @@ extension RGBImage {
 public func imageBatch(_ paths: [String], height: Int, width: Int, preprocessing: Preprocessing,
                        cropToSquare: Bool = false) throws -> Tensor {
     let batch = readableImageBatch(paths, height: height, width: width, preprocessing: preprocessing, cropToSquare: cropToSquare)
-    if let bad = batch.skipped.first { throw ModelError("\(bad.path): \(bad.reason)") }
+    if let bad = batch.skipped.first { throw DataError("\(bad.path): \(bad.reason)") }
     return batch.images
 }
 
@@ -213,7 +213,7 @@ public func imageFiles(_ arguments: [String]) throws -> [String] {
     for argument in arguments {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) else {
-            throw ModelError("\(argument) does not exist; pass image files or folders of images")
+            throw DataError("\(argument) does not exist; pass image files or folders of images")
         }
         if isDirectory.boolValue {
             // Sub-folders too (a test set in class folders), each file named by its path below the folder.
@@ -227,7 +227,7 @@ public func imageFiles(_ arguments: [String]) throws -> [String] {
             files.append(argument)
         }
     }
-    guard !files.isEmpty else { throw ModelError("no .jpg, .jpeg, .png, .bmp, .gif or .webp images in \(arguments.joined(separator: ", "))") }
+    guard !files.isEmpty else { throw DataError("no .jpg, .jpeg, .png, .bmp, .gif or .webp images in \(arguments.joined(separator: ", "))") }
     return files
 }
 
@@ -247,7 +247,7 @@ extension RGBImage {
         var size = 0
         var message = [CChar](repeating: 0, count: 256)
         guard let bytes = ci_encode_png(pixels, Int32(width), Int32(height), &size, &message, message.count) else {
-            throw ModelError(message.nulTerminatedText)
+            throw DataError(message.nulTerminatedText)
         }
         defer { free(bytes) }
         return Data(bytes: bytes, count: size)

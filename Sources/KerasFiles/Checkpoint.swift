@@ -74,26 +74,26 @@ public enum Checkpoint {
     /// Rebuilds a checkpoint's model and loads its weights.
     public static func load(_ path: String) throws -> (model: Model, info: CheckpointInfo) {
         guard let json = try KerasModelFile.attribute(CheckpointInfo.attribute, in: path) else {
-            throw ModelError("\(path) is not a finetune checkpoint (no \(CheckpointInfo.attribute) attribute); pass a best.h5 or last.h5 from a training run")
+            throw WeightsFileError("\(path) is not a finetune checkpoint (no \(CheckpointInfo.attribute) attribute); pass a best.h5 or last.h5 from a training run")
         }
         let info: CheckpointInfo
         do {
             info = try JSONDecoder().decode(CheckpointInfo.self, from: Data(json.utf8))
         } catch {
-            throw ModelError("\(path): its \(CheckpointInfo.attribute) record is damaged (\(DecodingProblem(error))); it cannot be used")
+            throw WeightsFileError("\(path): its \(CheckpointInfo.attribute) record is damaged (\(DecodingProblem(error))); it cannot be used")
         }
         guard Architecture(rawValue: info.base) != nil, Preprocessing(rawValue: info.preprocessing) != nil else {
-            throw ModelError("\(path) names an unknown base '\(info.base)' or preprocessing '\(info.preprocessing)'")
+            throw WeightsFileError("\(path) names an unknown base '\(info.base)' or preprocessing '\(info.preprocessing)'")
         }
         guard !info.classes.isEmpty, info.classes.count <= CheckpointInfo.classLimit else {
-            throw ModelError("\(path) records \(info.classes.count) classes; the file is damaged")
+            throw WeightsFileError("\(path) records \(info.classes.count) classes; the file is damaged")
         }
         let model: Model
         do {
             let base = try info.architecture.build(ModelOptions(inputHeight: info.imageSize, inputWidth: info.imageSize))
             model = try Head.attach(to: base, info.headOptions)
         } catch {
-            throw ModelError("\(path) describes a model that cannot be built (the file is damaged?): \(error)")
+            throw WeightsFileError("\(path) describes a model that cannot be built (the file is damaged?): \(error)")
         }
         try Weights.load(into: model, from: path)
         return (model, info)

@@ -13,7 +13,7 @@ public enum DurableFile {
             .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
         do {
             guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-                throw ModelError("cannot write \(url.path): \(String(cString: strerror(errno))); check that its folder exists and is writable")
+                throw WeightsFileError("cannot write \(url.path): \(String(cString: strerror(errno))); check that its folder exists and is writable")
             }
             let handle = try FileHandle(forWritingTo: temporary)
             defer { try? handle.close() }
@@ -21,10 +21,10 @@ public enum DurableFile {
                 try handle.write(contentsOf: data)
                 if flush { try handle.synchronize() }
             } catch {
-                throw ModelError("cannot write \(url.path): \(reason(error))")
+                throw WeightsFileError("cannot write \(url.path): \(reason(error))")
             }
             guard rename(temporary.path, url.path) == 0 else {
-                throw ModelError("cannot move the finished file to \(url.path): \(String(cString: strerror(errno)))")
+                throw WeightsFileError("cannot move the finished file to \(url.path): \(String(cString: strerror(errno)))")
             }
             if flush { try sync(url.deletingLastPathComponent().path) }
         } catch {
@@ -39,14 +39,14 @@ public enum DurableFile {
         let url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw ModelError("\(path) is a folder; name a file to write")
+            throw WeightsFileError("\(path) is a folder; name a file to write")
         }
         let folder = url.deletingLastPathComponent().path
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ModelError("cannot write \(path): the folder \(folder) does not exist")
+            throw WeightsFileError("cannot write \(path): the folder \(folder) does not exist")
         }
         guard access(folder, W_OK) == 0 else {
-            throw ModelError("cannot write \(path): \(String(cString: strerror(errno))) (folder \(folder))")
+            throw WeightsFileError("cannot write \(path): \(String(cString: strerror(errno))) (folder \(folder))")
         }
     }
 
@@ -57,10 +57,10 @@ public enum DurableFile {
     /// Flushes a file's (or a folder's, after a rename in it) contents to the disk.
     static func sync(_ path: String) throws {
         let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw ModelError("cannot open \(path) to flush it: \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw WeightsFileError("cannot open \(path) to flush it: \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
         guard fsync(descriptor) == 0 else {
-            throw ModelError("cannot write \(path) to the disk: \(String(cString: strerror(errno)))")
+            throw WeightsFileError("cannot write \(path) to the disk: \(String(cString: strerror(errno)))")
         }
     }
 
@@ -70,4 +70,29 @@ public enum DurableFile {
         if let code = underlying?.code, underlying?.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(code))) }
         return (error as NSError).localizedDescription
     }
+}
+
+/// A weights, checkpoint, array or archive file that cannot be read, fit or written, or weights that
+/// cannot be fetched.
+public struct WeightsFileError: UserFacingError, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case other
+        /// The path names no readable file.
+        case missing
+        /// The file is not HDF5 (another format, or a truncated download).
+        case notHDF5
+        /// The file's layers do not fit the model's because one has the ImageNet classifier and the other not.
+        case classifierMismatch(fileHasClassifier: Bool)
+        /// Weights that could not be downloaded or verified; a local file can stand in.
+        case unavailable
+        /// Foreign weights whose names fit another architecture (its raw name) better than the one asked for.
+        case fitsOtherArchitecture(String)
+        /// Foreign weights without the classifier that a conversion with the top needs.
+        case noClassifier
+        /// A file of another framework than the one named for it.
+        case otherFramework
+    }
+    public let kind: Kind
+    public let description: String
+    public init(_ description: String, kind: Kind = .other) { (self.description, self.kind) = (description, kind) }
 }

@@ -53,14 +53,14 @@ final class HDF5File {
         H5PLset_loading_state(0)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ModelError("\(path) does not exist; check the path")
+            throw WeightsFileError("\(path) does not exist; check the path", kind: .missing)
         }
-        guard !isDirectory.boolValue else { throw ModelError("\(path) is a folder, not an HDF5 weights file") }
+        guard !isDirectory.boolValue else { throw WeightsFileError("\(path) is a folder, not an HDF5 weights file", kind: .missing) }
         guard FileManager.default.isReadableFile(atPath: path) else {
-            throw ModelError("weights file \(path) is not readable; check its permissions")
+            throw WeightsFileError("weights file \(path) is not readable; check its permissions")
         }
         guard H5Fis_hdf5(path) > 0 else {
-            throw ModelError("\(path) is not an HDF5 file (truncated download or another format?); Keras weights are .h5 files")
+            throw WeightsFileError("\(path) is not an HDF5 file (truncated download or another format?); Keras weights are .h5 files", kind: .notHDF5)
         }
         let check = try HDF5Mapping.withBytes(path) { file in
             let superblock = try HDF5Superblock(file, path: path)
@@ -72,7 +72,7 @@ final class HDF5File {
             return check
         }
         guard let file = H5Handle(H5Fopen(path, chdf5_acc_rdonly(), chdf5_p_default()), close: H5Fclose) else {
-            throw ModelError("\(path) could not be opened as HDF5; the file may be truncated or damaged")
+            throw WeightsFileError("\(path) could not be opened as HDF5; the file may be truncated or damaged")
         }
         return HDF5File(path: path, root: file, headerCheck: check)
     }
@@ -82,7 +82,7 @@ final class HDF5File {
         chdf5_silence_errors()
         guard let file = H5Handle(H5Fcreate(path, chdf5_acc_trunc(), chdf5_p_default(), chdf5_p_default()),
                                   close: H5Fclose) else {
-            throw ModelError("cannot create \(destination); check that its folder exists and is writable")
+            throw WeightsFileError("cannot create \(destination); check that its folder exists and is writable")
         }
         return HDF5File(path: destination, root: file, headerCheck: nil)
     }
@@ -101,7 +101,7 @@ final class HDF5File {
             guard H5Lget_info(location.id, prefix, &info, chdf5_p_default()) >= 0 else { return false }
             guard info.type == H5L_TYPE_HARD else {
                 let kind = info.type == H5L_TYPE_EXTERNAL ? "an external link to another file" : "a soft or user-defined link"
-                throw ModelError("\(self.path): '\(prefix)' is \(kind); weight files hold their data in place, so it is refused")
+                throw WeightsFileError("\(self.path): '\(prefix)' is \(kind); weight files hold their data in place, so it is refused")
             }
             try headerCheck?.verify(objectAt: UInt64(info.u.address))
         }
@@ -111,7 +111,7 @@ final class HDF5File {
     func group(_ path: String, in location: H5Handle? = nil) throws -> H5Handle {
         let location = location ?? root
         guard try exists(path, in: location), let group = H5Handle(H5Gopen2(location.id, path, chdf5_p_default()), close: H5Gclose) else {
-            throw ModelError("\(self.path) has no group '\(path)'; it does not look like a Keras weights file")
+            throw WeightsFileError("\(self.path) has no group '\(path)'; it does not look like a Keras weights file")
         }
         return group
     }
@@ -126,7 +126,7 @@ final class HDF5File {
         guard let headerCheck else { return }
         var info = H5O_info_t()
         guard H5Oget_info2(location.id, &info, UInt32(H5O_INFO_BASIC)) >= 0 else {
-            throw ModelError("\(path): an object's header cannot be read; the file is damaged")
+            throw WeightsFileError("\(path): an object's header cannot be read; the file is damaged")
         }
         try headerCheck.verify(objectAt: UInt64(info.addr))
     }
@@ -138,25 +138,25 @@ final class HDF5File {
         guard let attribute = H5Handle(H5Aopen(location.id, name, chdf5_p_default()), close: H5Aclose),
               let space = H5Handle(H5Aget_space(attribute.id), close: H5Sclose),
               let type = H5Handle(H5Aget_type(attribute.id), close: H5Tclose) else {
-            throw ModelError("\(path): cannot read attribute '\(name)'")
+            throw WeightsFileError("\(path): cannot read attribute '\(name)'")
         }
         let count = Int(H5Sget_simple_extent_npoints(space.id))
         let width = H5Tis_variable_str(type.id) > 0 ? MemoryLayout<UnsafeMutablePointer<CChar>>.size : H5Tget_size(type.id) + 1
         guard count >= 0, count <= Self.attributeLimit / width else {
-            throw ModelError("\(path): attribute '\(name)' declares \(count) entries, more than any Keras file holds; the file is damaged or hostile")
+            throw WeightsFileError("\(path): attribute '\(name)' declares \(count) entries, more than any Keras file holds; the file is damaged or hostile")
         }
         guard H5Tget_class(type.id) == H5T_STRING else {
             if count == 0 { return [] }
-            throw ModelError("\(path): attribute '\(name)' holds numbers where Keras stores names")
+            throw WeightsFileError("\(path): attribute '\(name)' holds numbers where Keras stores names")
         }
         if count == 0 { return [] }
         if H5Tis_variable_str(type.id) > 0 {
-            guard let memory = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw ModelError("HDF5 type error") }
+            guard let memory = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw WeightsFileError("HDF5 type error") }
             H5Tset_size(memory.id, chdf5_variable())
             H5Tset_cset(memory.id, H5Tget_cset(type.id))  // HDF5 converts no string between ASCII and UTF-8 (what h5py writes)
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
             guard H5Aread(attribute.id, memory.id, &pointers) >= 0 else {
-                throw ModelError("\(path): cannot read attribute '\(name)'")
+                throw WeightsFileError("\(path): cannot read attribute '\(name)'")
             }
             defer { H5Dvlen_reclaim(memory.id, space.id, chdf5_p_default(), &pointers) }
             return pointers.map { $0.map { String(cString: $0) } ?? "" }
@@ -164,12 +164,12 @@ final class HDF5File {
         // One byte more than the file's width: a NUL-terminated memory type of the same width would
         // drop the last character of NUL-padded names.
         let size = H5Tget_size(type.id) + 1
-        guard let memory = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw ModelError("HDF5 type error") }
+        guard let memory = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw WeightsFileError("HDF5 type error") }
         H5Tset_size(memory.id, size)
         H5Tset_cset(memory.id, H5Tget_cset(type.id))
         var bytes = [UInt8](repeating: 0, count: count * size)
         guard H5Aread(attribute.id, memory.id, &bytes) >= 0 else {
-            throw ModelError("\(path): cannot read attribute '\(name)'")
+            throw WeightsFileError("\(path): cannot read attribute '\(name)'")
         }
         return (0..<count).map { i in
             let item = bytes[(i * size)..<((i + 1) * size)].prefix { $0 != 0 }
@@ -207,20 +207,20 @@ final class HDF5File {
               let space = H5Handle(H5Dget_space(dataset.id), close: H5Sclose),
               let type = H5Handle(H5Dget_type(dataset.id), close: H5Tclose),
               let creation = H5Handle(H5Dget_create_plist(dataset.id), close: H5Pclose) else {
-            throw ModelError("\(self.path): weight '\(path)' is listed but missing; the file is damaged")
+            throw WeightsFileError("\(self.path): weight '\(path)' is listed but missing; the file is damaged")
         }
         guard H5Pget_external_count(creation.id) == 0 else {
-            throw ModelError("\(self.path): weight '\(path)' keeps its data in external files; weight files hold their data in place, so it is refused")
+            throw WeightsFileError("\(self.path): weight '\(path)' keeps its data in external files; weight files hold their data in place, so it is refused")
         }
         guard H5Pget_layout(creation.id) != H5D_VIRTUAL else {
-            throw ModelError("\(self.path): weight '\(path)' is a virtual dataset mapped from other datasets or files; it is refused")
+            throw WeightsFileError("\(self.path): weight '\(path)' is a virtual dataset mapped from other datasets or files; it is refused")
         }
         guard H5Tget_class(type.id) == H5T_FLOAT else {
-            throw ModelError("\(self.path): weight '\(path)' is not a float array")
+            throw WeightsFileError("\(self.path): weight '\(path)' is not a float array")
         }
         let rank = Int(H5Sget_simple_extent_ndims(space.id))
         guard (0...8).contains(rank) else {
-            throw ModelError("\(self.path): weight '\(path)' has \(rank) dimensions; the file is damaged")
+            throw WeightsFileError("\(self.path): weight '\(path)' has \(rank) dimensions; the file is damaged")
         }
         var dims = [hsize_t](repeating: 0, count: max(rank, 1))
         H5Sget_simple_extent_dims(space.id, &dims, nil)
@@ -229,7 +229,7 @@ final class HDF5File {
         for n in shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: n)
             guard !overflow, product <= Self.elementLimit else {
-                throw ModelError("\(self.path): weight '\(path)' declares shape \(Weights.format(shape)), larger than any layer of any model; the file is damaged or hostile")
+                throw WeightsFileError("\(self.path): weight '\(path)' declares shape \(Weights.format(shape)), larger than any layer of any model; the file is damaged or hostile")
             }
             count = product
         }
@@ -240,18 +240,18 @@ final class HDF5File {
     /// fill values) and values that are not finite are refused: either would train or predict nonsense.
     func read(_ array: StoredArray) throws -> Tensor {
         guard let dataset = H5Handle(H5Dopen2(array.location.id, array.path, chdf5_p_default()), close: H5Dclose) else {
-            throw ModelError("\(path): weight '\(array.path)' is listed but missing; the file is damaged")
+            throw WeightsFileError("\(path): weight '\(array.path)' is listed but missing; the file is damaged")
         }
         let count = array.shape.reduce(1, *)
         if count > 0 && H5Dget_storage_size(dataset.id) == 0 {
-            throw ModelError("\(path): weight '\(array.path)' was never written (no data stored); the file is damaged or incomplete")
+            throw WeightsFileError("\(path): weight '\(array.path)' was never written (no data stored); the file is damaged or incomplete")
         }
         var data = [Float](repeating: 0, count: count)
         guard H5Dread(dataset.id, chdf5_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &data) >= 0 else {
-            throw ModelError("\(path): weight '\(array.path)' could not be read; the file is truncated or damaged")
+            throw WeightsFileError("\(path): weight '\(array.path)' could not be read; the file is truncated or damaged")
         }
         guard data.allSatisfy(\.isFinite) else {
-            throw ModelError("\(path): weight '\(array.path)' holds NaN or infinite values (a diverged run or a damaged file); it cannot be used")
+            throw WeightsFileError("\(path): weight '\(array.path)' holds NaN or infinite values (a diverged run or a damaged file); it cannot be used")
         }
         return Tensor(shape: array.shape, data: data)
     }
@@ -260,7 +260,7 @@ final class HDF5File {
     func tensor(_ path: String, in location: H5Handle, shape: [Int]) throws -> Tensor {
         let array = try array(path, in: location)
         guard array.shape == shape else {
-            throw ModelError("\(self.path): '\(path)' has shape \(Weights.format(array.shape)) where \(Weights.format(shape)) is expected; the file is damaged or from another model")
+            throw WeightsFileError("\(self.path): '\(path)' has shape \(Weights.format(array.shape)) where \(Weights.format(shape)) is expected; the file is damaged or from another model")
         }
         return try read(array)
     }
@@ -272,7 +272,7 @@ final class HDF5File {
     func finish() throws {
         errno = 0
         guard H5Fflush(root.id, H5F_SCOPE_GLOBAL) >= 0, root.close() else {
-            throw ModelError("cannot write \(path): \(Self.lastSystemError)")
+            throw WeightsFileError("cannot write \(path): \(Self.lastSystemError)")
         }
     }
 
@@ -284,12 +284,12 @@ final class HDF5File {
     @discardableResult
     func createGroup(_ path: String, in location: H5Handle? = nil) throws -> H5Handle {
         let location = location ?? root
-        guard let plist = H5Handle(H5Pcreate(chdf5_link_create()), close: H5Pclose) else { throw ModelError("HDF5 property error") }
+        guard let plist = H5Handle(H5Pcreate(chdf5_link_create()), close: H5Pclose) else { throw WeightsFileError("HDF5 property error") }
         H5Pset_create_intermediate_group(plist.id, 1)
         let untimed = try Self.untimed(chdf5_group_create())
         guard let group = H5Handle(H5Gcreate2(location.id, path, plist.id, untimed.id, chdf5_p_default()),
                                    close: H5Gclose) else {
-            throw ModelError("\(self.path): cannot create group '\(path)'")
+            throw WeightsFileError("\(self.path): cannot create group '\(path)'")
         }
         return group
     }
@@ -297,7 +297,7 @@ final class HDF5File {
     /// Creation properties without modification times, so the same model gives the same file bytes.
     private static func untimed(_ propertyClass: hid_t) throws -> H5Handle {
         guard let plist = H5Handle(H5Pcreate(propertyClass), close: H5Pclose), H5Pset_obj_track_times(plist.id, false) >= 0 else {
-            throw ModelError("HDF5 property error")
+            throw WeightsFileError("HDF5 property error")
         }
         return plist
     }
@@ -307,7 +307,7 @@ final class HDF5File {
         var dims = tensor.shape.map { hsize_t($0) }
         guard let plist = H5Handle(H5Pcreate(chdf5_link_create()), close: H5Pclose),
               let space = H5Handle(H5Screate_simple(Int32(dims.count), &dims, nil), close: H5Sclose) else {
-            throw ModelError("HDF5 dataspace error")
+            throw WeightsFileError("HDF5 dataspace error")
         }
         H5Pset_create_intermediate_group(plist.id, 1)
         let untimed = try Self.untimed(chdf5_dataset_create())
@@ -315,7 +315,7 @@ final class HDF5File {
         guard let dataset = H5Handle(H5Dcreate2(location.id, path, chdf5_ieee_f32le(), space.id, plist.id,
                                                 untimed.id, chdf5_p_default()), close: H5Dclose),
               H5Dwrite(dataset.id, chdf5_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), tensor.data) >= 0 else {
-            throw ModelError("cannot write \(self.path) (weight '\(path)'): \(Self.lastSystemError)")
+            throw WeightsFileError("cannot write \(self.path) (weight '\(path)'): \(Self.lastSystemError)")
         }
     }
 
@@ -323,16 +323,16 @@ final class HDF5File {
     /// an empty list becomes an empty float64 array, as Keras writes it.
     func setStrings(_ name: String, _ values: [String], on location: H5Handle) throws {
         var dims = [hsize_t(values.count)]
-        guard let space = H5Handle(H5Screate_simple(1, &dims, nil), close: H5Sclose) else { throw ModelError("HDF5 dataspace error") }
+        guard let space = H5Handle(H5Screate_simple(1, &dims, nil), close: H5Sclose) else { throw WeightsFileError("HDF5 dataspace error") }
         if values.isEmpty {
             guard let attribute = H5Handle(H5Acreate2(location.id, name, chdf5_ieee_f64le(), space.id,
                                                       chdf5_p_default(), chdf5_p_default()), close: H5Aclose) else {
-                throw ModelError("\(path): cannot write attribute '\(name)'")
+                throw WeightsFileError("\(path): cannot write attribute '\(name)'")
             }
             _ = attribute
             return
         }
-        guard let type = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw ModelError("HDF5 type error") }
+        guard let type = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw WeightsFileError("HDF5 type error") }
         H5Tset_size(type.id, chdf5_variable())
         let cStrings = values.map { strdup($0) }
         defer { cStrings.forEach { free($0) } }
@@ -340,14 +340,14 @@ final class HDF5File {
         guard let attribute = H5Handle(H5Acreate2(location.id, name, type.id, space.id, chdf5_p_default(), chdf5_p_default()),
                                        close: H5Aclose),
               H5Awrite(attribute.id, type.id, &pointers) >= 0 else {
-            throw ModelError("\(path): cannot write attribute '\(name)'")
+            throw WeightsFileError("\(path): cannot write attribute '\(name)'")
         }
     }
 
     /// A scalar variable-length string attribute (`backend`, `keras_version`, our metadata).
     func setString(_ name: String, _ value: String, on location: H5Handle) throws {
         guard let space = H5Handle(H5Screate(H5S_SCALAR), close: H5Sclose),
-              let type = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw ModelError("HDF5 type error") }
+              let type = H5Handle(H5Tcopy(chdf5_c_s1()), close: H5Tclose) else { throw WeightsFileError("HDF5 type error") }
         H5Tset_size(type.id, chdf5_variable())
         let cString = strdup(value)
         defer { free(cString) }
@@ -355,7 +355,7 @@ final class HDF5File {
         guard let attribute = H5Handle(H5Acreate2(location.id, name, type.id, space.id, chdf5_p_default(), chdf5_p_default()),
                                        close: H5Aclose),
               H5Awrite(attribute.id, type.id, &pointer) >= 0 else {
-            throw ModelError("\(path): cannot write attribute '\(name)'")
+            throw WeightsFileError("\(path): cannot write attribute '\(name)'")
         }
     }
 

@@ -27,7 +27,7 @@ struct HDF5GlobalHeap {
             switch Self.read(collectionAt: found, in: file, lengths: lengths) {
             case .notACollection: break
             case .damaged(let problem):
-                throw ModelError("\(path): the string storage at byte \(found) is damaged (\(problem)); the file cannot be read safely")
+                throw WeightsFileError("\(path): the string storage at byte \(found) is damaged (\(problem)); the file cannot be read safely")
             case .sound(let objects): collections[found] = objects
             }
             start = found + 1

@@ -39,7 +39,7 @@ final class HDF5HeaderCheck {
                     try check(message)
                 }
             } catch let damage as HDF5Damage {
-                throw ModelError("\(path): the object header at address \(address) is damaged (\(damage.problem)); the file cannot be read safely")
+                throw WeightsFileError("\(path): the object header at address \(address) is damaged (\(damage.problem)); the file cannot be read safely")
             }
         }
         sound.insert(address)
@@ -53,18 +53,18 @@ final class HDF5HeaderCheck {
             let flags = try body.byte(at: body.range.lowerBound + 1)
             let heapAddress = try body.number(at: body.range.lowerBound + 2 + (flags & 1 != 0 ? 2 : 0), bytes: superblock.sizeOfOffsets)
             guard heapAddress == superblock.undefinedAddress else {
-                throw ModelError("\(path) keeps attributes in dense storage (a fractal heap), which no Keras file does; it is refused")
+                throw WeightsFileError("\(path) keeps attributes in dense storage (a fractal heap), which no Keras file does; it is refused")
             }
         case HDF5Message.symbolTable:
             try checkLocalHeap(at: try message.body.number(at: message.body.range.lowerBound + superblock.sizeOfOffsets,
                                                            bytes: superblock.sizeOfOffsets), in: message.body.file)
         case HDF5Message.attribute:
             guard message.flags & HDF5Message.sharedFlag == 0 else {
-                throw ModelError("\(path) keeps an attribute in its shared message table, which no Keras file does; it is refused")
+                throw WeightsFileError("\(path) keeps an attribute in its shared message table, which no Keras file does; it is refused")
             }
             let attribute = try HDF5Attribute(message.body, superblock: superblock)
             guard !attribute.isShared else {
-                throw ModelError("\(path): attribute '\(attribute.name)' uses a shared type or shape, which no Keras file does; it is refused")
+                throw WeightsFileError("\(path): attribute '\(attribute.name)' uses a shared type or shape, which no Keras file does; it is refused")
             }
             try check(attribute)
         default:
@@ -88,8 +88,8 @@ final class HDF5HeaderCheck {
 
     private func check(_ attribute: HDF5Attribute) throws {
         guard let entries = attribute.entries else { return }
-        func damaged(_ problem: String) -> ModelError {
-            ModelError("\(path): attribute '\(attribute.name)' is damaged (\(problem)); the file cannot be read safely")
+        func damaged(_ problem: String) -> WeightsFileError {
+            WeightsFileError("\(path): attribute '\(attribute.name)' is damaged (\(problem)); the file cannot be read safely")
         }
         let offsets = superblock.sizeOfOffsets
         var total = UInt64(0)

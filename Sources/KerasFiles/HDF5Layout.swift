@@ -27,7 +27,7 @@ struct HDF5Superblock {
                 sizeOfOffsets = Int(version < 2 ? file[offset + 13] : file[offset + 9])
                 sizeOfLengths = Int(version < 2 ? file[offset + 14] : file[offset + 10])
                 guard (1...8).contains(sizeOfOffsets), (1...8).contains(sizeOfLengths) else {
-                    throw ModelError("\(path) uses \(sizeOfOffsets)-byte addresses and \(sizeOfLengths)-byte lengths, which no Keras file does; it is refused")
+                    throw WeightsFileError("\(path) uses \(sizeOfOffsets)-byte addresses and \(sizeOfLengths)-byte lengths, which no Keras file does; it is refused")
                 }
                 // Versions 0 and 1: 24 bytes of fixed fields (28 in version 1), four addresses, then the root
                 // group's entry (its name's offset, then its header's address). Versions 2 and 3: 12 bytes, then
@@ -42,7 +42,7 @@ struct HDF5Superblock {
             }
             offset = offset == 0 ? 512 : offset * 2
         }
-        throw ModelError("\(path) has no HDF5 superblock where one is looked for; the file is damaged")
+        throw WeightsFileError("\(path) has no HDF5 superblock where one is looked for; the file is damaged")
     }
 
     /// The all-ones address HDF5 writes for "none".

@@ -20,7 +20,7 @@ public enum Keras3Variables {
     public static func read(_ path: String) throws -> [Keras3StoredLayer] {
         let file = try HDF5File.open(path)
         guard try file.exists("layers", in: file.root) else {
-            throw ModelError("\(path) is HDF5 but has no 'layers' group; it is not a Keras 3 weights file")
+            throw WeightsFileError("\(path) is HDF5 but has no 'layers' group; it is not a Keras 3 weights file")
         }
         var layers: [Keras3StoredLayer] = []
         try collect(file, group: "layers", keys: [], into: &layers)
@@ -35,7 +35,7 @@ public enum Keras3Variables {
 
     private static func collect(_ file: HDF5File, group path: String, keys: [String], into layers: inout [Keras3StoredLayer]) throws {
         guard keys.count <= nestingLimit else {
-            throw ModelError("\(file.path) nests models more than \(nestingLimit) deep; the file is damaged or not from a Keras model we read")
+            throw WeightsFileError("\(file.path) nests models more than \(nestingLimit) deep; the file is damaged or not from a Keras model we read")
         }
         let group = try file.group(path)
         for key in try children(of: group, file: file, path: path) {
@@ -48,7 +48,7 @@ public enum Keras3Variables {
             var variables: [Tensor] = []
             while try file.exists("\(variables.count)", in: vars) {
                 guard variables.count < Weights.weightLimit else {
-                    throw ModelError("\(file.path): '\(layer)' holds more than \(Weights.weightLimit) variables, more than any layer has; the file is damaged")
+                    throw WeightsFileError("\(file.path): '\(layer)' holds more than \(Weights.weightLimit) variables, more than any layer has; the file is damaged")
                 }
                 variables.append(try file.read(try file.array("\(variables.count)", in: vars)))
             }
@@ -59,15 +59,15 @@ public enum Keras3Variables {
     /// The names of a group's members, in HDF5's name order, bounded in count and length.
     private static func children(of group: H5Handle, file: HDF5File, path: String) throws -> [String] {
         var info = H5G_info_t()
-        guard H5Gget_info(group.id, &info) >= 0 else { throw ModelError("\(file.path): cannot list '\(path)'; the file is damaged") }
+        guard H5Gget_info(group.id, &info) >= 0 else { throw WeightsFileError("\(file.path): cannot list '\(path)'; the file is damaged") }
         guard info.nlinks <= UInt64(Weights.layerLimit) else {
-            throw ModelError("\(file.path): '\(path)' lists \(info.nlinks) layers, more than any model has; the file is damaged or hostile")
+            throw WeightsFileError("\(file.path): '\(path)' lists \(info.nlinks) layers, more than any model has; the file is damaged or hostile")
         }
         return try (0..<info.nlinks).map { index in
             var buffer = [CChar](repeating: 0, count: 256)
             let length = H5Lget_name_by_idx(group.id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, chdf5_p_default())
             guard length > 0, length < buffer.count else {
-                throw ModelError("\(file.path): a layer name in '\(path)' is unreadable or longer than any Keras key; the file is damaged")
+                throw WeightsFileError("\(file.path): a layer name in '\(path)' is unreadable or longer than any Keras key; the file is damaged")
             }
             return printable(String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }

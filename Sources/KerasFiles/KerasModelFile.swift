@@ -93,7 +93,7 @@ public enum KerasModelFile {
         case let l as Dropout:
             return ["rate": Double(l.rate)]
         default:
-            throw ModelError("layer \(layer.name) (\(layer.kerasClass)) has no Keras config")
+            throw WeightsFileError("layer \(layer.name) (\(layer.kerasClass)) has no Keras config")
         }
     }
 }

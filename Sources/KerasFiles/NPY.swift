@@ -9,7 +9,7 @@ public enum NPY {
 
     public static func read(_ path: String) throws -> Tensor {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError("cannot read \(path): the file does not exist or is not readable")
+            throw WeightsFileError("cannot read \(path): the file does not exist or is not readable")
         }
         return try decode([UInt8](data), name: path)
     }
@@ -69,7 +69,7 @@ public enum NPY {
             let bytes = Array(bytes.prefix(12 + NPY.largestHeader))
             guard bytes.count >= 10 else { return nil }
             guard Array(bytes[0..<6]) == NPY.magic else {
-                throw ModelError("\(name) is not a .npy file (numpy's np.save writes them)")
+                throw WeightsFileError("\(name) is not a .npy file (numpy's np.save writes them)")
             }
             let headerLength: Int, headerStart: Int
             switch bytes[6] {
@@ -81,20 +81,20 @@ public enum NPY {
                 headerLength = (0..<4).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
                 headerStart = 12
             default:
-                throw ModelError("\(name) uses .npy format version \(bytes[6]), which is not supported")
+                throw WeightsFileError("\(name) uses .npy format version \(bytes[6]), which is not supported")
             }
             guard headerLength <= NPY.largestHeader else {
-                throw ModelError("\(name) has a \(headerLength)-byte .npy header; numpy writes short ones, so the file is damaged or not made by numpy")
+                throw WeightsFileError("\(name) has a \(headerLength)-byte .npy header; numpy writes short ones, so the file is damaged or not made by numpy")
             }
             guard bytes.count >= headerStart + headerLength else { return nil }
             let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
             guard let descr = Self.field("descr", in: header)?.replacingOccurrences(of: "'", with: "") else {
-                throw ModelError("\(name): .npy header has no dtype")
+                throw WeightsFileError("\(name): .npy header has no dtype")
             }
             guard Self.field("fortran_order", in: header) == "False" else {
-                throw ModelError("\(name) is in Fortran order; save it with np.ascontiguousarray(x)")
+                throw WeightsFileError("\(name) is in Fortran order; save it with np.ascontiguousarray(x)")
             }
-            guard let shapeText = Self.field("shape", in: header) else { throw ModelError("\(name): .npy header has no shape") }
+            guard let shapeText = Self.field("shape", in: header) else { throw WeightsFileError("\(name): .npy header has no shape") }
             self.descr = descr
             shape = try Self.dimensions(shapeText, name: name)
             dataOffset = headerStart + headerLength
@@ -106,7 +106,7 @@ public enum NPY {
             try text.trimmingCharacters(in: CharacterSet(charactersIn: "()")).split(separator: ",")
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { token in
                     guard let dimension = Int(token), dimension >= 0 else {
-                        throw ModelError("\(name) declares shape \(text); every dimension must be a whole number, 0 or more")
+                        throw WeightsFileError("\(name) declares shape \(text); every dimension must be a whole number, 0 or more")
                     }
                     return dimension
                 }
@@ -125,7 +125,7 @@ public enum NPY {
 
         /// The whole header, or an error naming a file too short to hold it.
         static func complete(_ bytes: some RandomAccessCollection<UInt8>, name: String) throws -> Header {
-            guard let header = try Header(bytes, name: name) else { throw ModelError("\(name) is a truncated .npy file") }
+            guard let header = try Header(bytes, name: name) else { throw WeightsFileError("\(name) is a truncated .npy file") }
             return header
         }
     }
@@ -133,7 +133,7 @@ public enum NPY {
     /// The header and data of an .npy file of any simple dtype.
     public static func decodeRaw(_ bytes: [UInt8], name: String) throws -> RawArray {
         let header = try Header.complete(bytes, name: name)
-        guard header.width > 0 else { throw ModelError("\(name) holds \(header.descr) values, which are not supported; save numbers (uint8, integers or float32)") }
+        guard header.width > 0 else { throw WeightsFileError("\(name) holds \(header.descr) values, which are not supported; save numbers (uint8, integers or float32)") }
         try checkLength(bytes.count, header, name: name)
         return RawArray(dtype: header.descr, shape: header.shape, bytes: Array(bytes[header.dataOffset...]))
     }
@@ -141,7 +141,7 @@ public enum NPY {
     static func decode(_ bytes: [UInt8], name: String) throws -> Tensor {
         let header = try Header.complete(bytes, name: name)
         guard header.descr == "<f4" else {
-            throw ModelError("\(name) holds \(header.descr) values; convert it with x.astype('float32') before saving")
+            throw WeightsFileError("\(name) holds \(header.descr) values; convert it with x.astype('float32') before saving")
         }
         try checkLength(bytes.count, header, name: name)
         let count = header.byteCount / 4
@@ -153,7 +153,7 @@ public enum NPY {
 
     private static func checkLength(_ length: Int, _ header: Header, name: String) throws {
         guard length - header.dataOffset == header.byteCount else {
-            throw ModelError("\(name) declares shape \(header.shape) of \(header.descr), \(header.byteCount) bytes after its header, but has \(length - header.dataOffset); the file is truncated or damaged")
+            throw WeightsFileError("\(name) declares shape \(header.shape) of \(header.descr), \(header.byteCount) bytes after its header, but has \(length - header.dataOffset); the file is truncated or damaged")
         }
     }
 
@@ -180,7 +180,7 @@ public func checkedProduct(_ factors: [Int], name: String, what: String) throws 
     try factors.reduce(1) { product, factor in
         let (result, overflow) = product.multipliedReportingOverflow(by: factor)
         guard !overflow else {
-            throw ModelError("\(name) declares \(factors.dropLast().map(String.init).joined(separator: " x ")) \(what), more than any file can hold; the file is damaged")
+            throw WeightsFileError("\(name) declares \(factors.dropLast().map(String.init).joined(separator: " x ")) \(what), more than any file can hold; the file is damaged")
         }
         return result
     }

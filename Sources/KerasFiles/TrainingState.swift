@@ -40,7 +40,7 @@ public enum TrainingState {
                     }
                     let count = try file.tensor("\(base)/steps", in: group, shape: [1]).data[0]
                     guard let steps = Int(exactly: count), steps >= 0 else {
-                        throw ModelError("\(path): the optimizer's step count for \(base) is \(count); the state is damaged")
+                        throw WeightsFileError("\(path): the optimizer's step count for \(base) is \(count); the state is damaged")
                     }
                     optimizer.restore(Optimizer.ParameterState(steps: steps, slots: slots), for: parameter)
                 }
@@ -49,7 +49,7 @@ public enum TrainingState {
         var values: [String: String] = [:]
         for name in names {
             guard let value = try file.string(name, on: file.root) else {
-                throw ModelError("\(path) has no '\(name)'; it is not a resumable training state")
+                throw WeightsFileError("\(path) has no '\(name)'; it is not a resumable training state")
             }
             values[name] = value
         }

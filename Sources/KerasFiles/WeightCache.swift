@@ -51,17 +51,17 @@ public struct WeightCache: Sendable {
             progress("\(target.path) fails its \(file.digest) check; downloading it again")
         }
         let address = (base ?? Self.baseURL(for: file)) + file.path
-        guard let url = URL(string: address) else { throw ModelError("bad weights URL \(address)") }
+        guard let url = URL(string: address) else { throw WeightsFileError("bad weights URL \(address)") }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let partial = directory.appendingPathComponent(".\(file.fileName).\(ProcessInfo.processInfo.processIdentifier).part")
         defer { try? FileManager.default.removeItem(at: partial) }
         progress("downloading \(url.absoluteString)")
         try download(url, to: partial, fileName: file.fileName)
         guard try file.digest.matches(partial) else {
-            throw ModelError("the download of \(url.absoluteString) has \(try file.digest.actual(partial)), expected \(file.digest); nothing was cached. Try again, or pass a verified local file with --weights PATH")
+            throw WeightsFileError("the download of \(url.absoluteString) has \(try file.digest.actual(partial)), expected \(file.digest); nothing was cached. Try again, or use a verified local file", kind: .unavailable)
         }
         guard rename(partial.path, target.path) == 0 else {
-            throw ModelError("cannot move the download into \(target.path): \(String(cString: strerror(errno)))")
+            throw WeightsFileError("cannot move the download into \(target.path): \(String(cString: strerror(errno)))")
         }
         progress("saved \(target.path) (\(file.digest) verified)")
         return target
@@ -72,7 +72,7 @@ public struct WeightCache: Sendable {
     private func download(_ url: URL, to destination: URL, fileName: String) throws {
         guard FileManager.default.createFile(atPath: destination.path, contents: nil),
               let file = try? FileHandle(forWritingTo: destination) else {
-            throw ModelError("cannot write in \(directory.path); check that the cache folder is writable, or set FINETUNE_CACHE")
+            throw WeightsFileError("cannot write in \(directory.path); check that the cache folder is writable, or set FINETUNE_CACHE")
         }
         defer { try? file.close() }
         let transfer = Transfer(url: url, file: file, limit: largestDownload)
@@ -85,12 +85,12 @@ public struct WeightCache: Sendable {
         session.dataTask(with: url).resume()
         transfer.done.wait()
         guard let error = transfer.error else { return }
-        if let modelError = error as? ModelError { throw modelError }
+        if let modelError = error as? WeightsFileError { throw modelError }
         if (error as? URLError)?.code == .timedOut {
-            throw ModelError("\(url.absoluteString) sent no data for \(Int(stallTimeout)) s after \(transfer.received) bytes; nothing was cached, try again later")
+            throw WeightsFileError("\(url.absoluteString) sent no data for \(Int(stallTimeout)) s after \(transfer.received) bytes; nothing was cached, try again later")
         }
         let host = url.host ?? url.absoluteString
-        throw ModelError("cannot download \(fileName) from \(host) (\(error.localizedDescription)); this machine may be offline. Download it elsewhere and pass it with --weights PATH, or copy it to \(path(forName: fileName).path)")
+        throw WeightsFileError("cannot download \(fileName) from \(host) (\(error.localizedDescription)); this machine may be offline. Download it elsewhere and use that file, or copy it to \(path(forName: fileName).path)", kind: .unavailable)
     }
 
     /// A redirect may not lower a request's protection: from https only to https; from http (a mirror or
@@ -121,7 +121,7 @@ public func sha256(of url: URL) throws -> String {
 
 private func digestChunks(of url: URL, _ update: (Data) -> Void) throws {
     guard let handle = try? FileHandle(forReadingFrom: url) else {
-        throw ModelError("cannot read \(url.path): the file does not exist or is not readable")
+        throw WeightsFileError("cannot read \(url.path): the file does not exist or is not readable")
     }
     defer { try? handle.close() }
     while let chunk = try handle.read(upToCount: 1 << 22), !chunk.isEmpty { update(chunk) }
@@ -163,7 +163,7 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
     }
 
     private func fail(_ task: URLSessionTask, _ message: String) {
-        error = error ?? ModelError(message)
+        error = error ?? WeightsFileError(message)
         task.cancel()
     }
 
@@ -172,7 +172,7 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
         let from = response.url ?? url
         guard let target = request.url, WeightCache.allowsRedirect(from: from, to: target) else {
             // Not followed: the redirect itself arrives as the response, and that cancels the task.
-            error = ModelError("\(from.absoluteString) redirects to \(request.url?.absoluteString ?? "nowhere"), which is less safe than \(from.scheme ?? "its own scheme"); the download was refused and nothing was cached")
+            error = WeightsFileError("\(from.absoluteString) redirects to \(request.url?.absoluteString ?? "nowhere"), which is less safe than \(from.scheme ?? "its own scheme"); the download was refused and nothing was cached")
             completionHandler(nil)
             return
         }
@@ -209,7 +209,7 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
         if self.error == nil, let error {
             self.error = error
         } else if self.error == nil, expected >= 0, received != expected {
-            self.error = ModelError("the download of \(url.absoluteString) stopped after \(received) of \(expected) bytes; nothing was cached, try again")
+            self.error = WeightsFileError("the download of \(url.absoluteString) stopped after \(received) of \(expected) bytes; nothing was cached, try again")
         }
         done.signal()
     }

@@ -44,11 +44,11 @@ public enum Weights {
         }
         if try file.exists("layers", in: file.root) {
             guard matching == .order else {
-                throw ModelError("\(path) is a Keras 3 .weights.h5 file, whose layers are keyed by class and position; load it by order, not by name")
+                throw WeightsFileError("\(path) is a Keras 3 .weights.h5 file, whose layers are keyed by class and position; load it by order, not by name")
             }
             return try assignKeras3(file, to: model)
         }
-        throw ModelError("\(path) is HDF5 but not a Keras weights file (no layer_names attribute, model_weights or layers group)")
+        throw WeightsFileError("\(path) is HDF5 but not a Keras weights file (no layer_names attribute, model_weights or layers group)")
     }
 
     /// The group holding the legacy layout: the root, or `model_weights` of a full-model file.
@@ -66,7 +66,7 @@ public enum Weights {
     static func readLegacy(_ file: HDF5File, root: H5Handle) throws -> [StoredLayer] {
         let names = try file.chunkedStrings("layer_names", on: root, limit: layerLimit) ?? []
         guard names.count <= layerLimit else {
-            throw ModelError("\(file.path) lists more than \(layerLimit) layers, more than any model has; the file is damaged or hostile")
+            throw WeightsFileError("\(file.path) lists more than \(layerLimit) layers, more than any model has; the file is damaged or hostile")
         }
         return try names.compactMap { name in
             let group = try file.group(name, in: root)
@@ -84,7 +84,9 @@ public enum Weights {
     private static func assignInOrder(_ stored: [StoredLayer], to model: Model, file: HDF5File) throws -> LoadReport {
         let layers = model.weightedLayers
         guard stored.count == layers.count else {
-            throw ModelError("\(file.path) has weights for \(stored.count) layers but \(describe(model)) has \(layers.count) layers with weights; \(mismatchHint(stored, model))")
+            let (hint, kind) = mismatchHint(stored, model)
+            throw WeightsFileError("\(file.path) has weights for \(stored.count) layers but \(describe(model)) has \(layers.count) layers with weights; \(hint)",
+                                   kind: kind)
         }
         try assign(Array(zip(layers, stored)), file: file)
         return LoadReport(loaded: layers.map(\.name))
@@ -124,7 +126,7 @@ public enum Weights {
             pairs.append((layer, StoredLayer(name: key, arrays: arrays)))
         }
         if !report.missing.isEmpty {
-            throw ModelError("\(file.path) has no weights for \(report.missing.count) layers of \(describe(model)), first \(report.missing[0]); is it for another architecture or a top/no-top mix-up?")
+            throw WeightsFileError("\(file.path) has no weights for \(report.missing.count) layers of \(describe(model)), first \(report.missing[0]); is it for another architecture or a top/no-top mix-up?")
         }
         try assign(pairs, file: file)
         report.loaded = pairs.map(\.0.name)
@@ -137,10 +139,10 @@ public enum Weights {
         for (layer, stored) in pairs {
             let expected = layer.parameters
             guard stored.arrays.count == expected.count else {
-                throw ModelError("\(file.path): layer \(stored.name) has \(stored.arrays.count) weight arrays but model layer \(layer.name) (\(layer.kerasClass)) expects \(expected.count) (\(expected.map(\.name).joined(separator: ", ")))")
+                throw WeightsFileError("\(file.path): layer \(stored.name) has \(stored.arrays.count) weight arrays but model layer \(layer.name) (\(layer.kerasClass)) expects \(expected.count) (\(expected.map(\.name).joined(separator: ", ")))")
             }
             for (parameter, array) in zip(expected, stored.arrays) where parameter.shape != array.shape {
-                throw ModelError("\(file.path): layer \(stored.name) weight \(parameter.name) has shape \(format(array.shape)) but model layer \(layer.name) expects \(format(parameter.shape))")
+                throw WeightsFileError("\(file.path): layer \(stored.name) weight \(parameter.name) has shape \(format(array.shape)) but model layer \(layer.name) expects \(format(parameter.shape))")
             }
         }
         let values = try pairs.map { _, stored in try stored.arrays.map(file.read) }
@@ -154,12 +156,16 @@ public enum Weights {
     }
 
     /// Says whether a count mismatch looks like a top/no-top mix-up.
-    private static func mismatchHint(_ stored: [StoredLayer], _ model: Model) -> String {
+    private static func mismatchHint(_ stored: [StoredLayer], _ model: Model) -> (String, WeightsFileError.Kind) {
         let modelHasTop = model.weightedLayers.last is Dense
         let fileHasTop = stored.last?.arrays.first?.shape.count == 2
-        if modelHasTop && !fileHasTop { return "it looks like a no-top file: build the model without --include-top" }
-        if !modelHasTop && fileHasTop { return "it looks like a file with the classifier: build the model with --include-top" }
-        return "is it for another architecture?"
+        if modelHasTop && !fileHasTop {
+            return ("it looks like a no-top file: build the model without its classifier", .classifierMismatch(fileHasClassifier: false))
+        }
+        if !modelHasTop && fileHasTop {
+            return ("it looks like a file with the classifier: build the model with its classifier", .classifierMismatch(fileHasClassifier: true))
+        }
+        return ("is it for another architecture?", .other)
     }
 
     static func format(_ shape: [Int]) -> String { shape.map(String.init).joined(separator: "x") }
@@ -238,7 +244,7 @@ public enum Weights {
             try file.finish()
             try DurableFile.sync(temporary)
             guard rename(temporary, path) == 0 else {
-                throw ModelError("cannot move the finished file to \(path): \(String(cString: strerror(errno)))")
+                throw WeightsFileError("cannot move the finished file to \(path): \(String(cString: strerror(errno)))")
             }
             try DurableFile.sync(url.deletingLastPathComponent().path)
         } catch {

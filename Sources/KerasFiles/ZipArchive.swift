@@ -4,6 +4,7 @@ import Foundation
 /// A zip archive read in place, for `.npz` arrays, `torch.save` checkpoints and `.keras` archives.
 /// Every size and offset the archive declares is a claim checked against the file before anything is
 /// read or allocated; members are only ever returned as bytes, never written to disk under their names.
+/// Not Sendable: it reads through one file handle.
 public final class ZipArchive {
     /// One member, as the central directory describes it.
     public struct Entry: Sendable {
@@ -36,7 +37,7 @@ public final class ZipArchive {
         var index: [String: Int] = [:]
         for (position, entry) in entries.enumerated() {
             guard index.updateValue(position, forKey: entry.name) == nil else {
-                throw ModelError("\(path) holds the member '\(entry.name)' twice; the archive is damaged or hostile")
+                throw WeightsFileError("\(path) holds the member '\(entry.name)' twice; the archive is damaged or hostile")
             }
         }
         self.index = index
@@ -50,14 +51,14 @@ public final class ZipArchive {
     public func read(_ entry: Entry, maximumSize: Int = .max) throws -> [UInt8] {
         let member = "\(path):\(entry.name)"
         guard entry.uncompressedSize <= maximumSize else {
-            throw ModelError("\(member) declares \(entry.uncompressedSize) bytes, more than the \(maximumSize) such a member can hold; the archive is damaged or hostile")
+            throw WeightsFileError("\(member) declares \(entry.uncompressedSize) bytes, more than the \(maximumSize) such a member can hold; the archive is damaged or hostile")
         }
         if entry.isCompressed {
             try InflationBound.check(declared: entry.uncompressedSize, compressed: entry.compressedSize, name: member)
         }
         let header = try file.read(at: entry.localHeaderOffset, count: 30, what: "the local header of '\(entry.name)'")
         guard Self.uint32(header, 0) == 0x0403_4b50 else {
-            throw ModelError("\(member) has no local header where the central directory points; the archive is damaged")
+            throw WeightsFileError("\(member) has no local header where the central directory points; the archive is damaged")
         }
         let dataStart = entry.localHeaderOffset + 30 + Int(Self.uint16(header, 26)) + Int(Self.uint16(header, 28))
         let stored = try file.read(at: dataStart, count: entry.compressedSize, what: "member '\(entry.name)'")
@@ -65,15 +66,15 @@ public final class ZipArchive {
         switch entry.method {
         case 0:
             guard entry.compressedSize == entry.uncompressedSize else {
-                throw ModelError("\(member) is stored uncompressed but declares \(entry.compressedSize) stored and \(entry.uncompressedSize) actual bytes; the archive is damaged")
+                throw WeightsFileError("\(member) is stored uncompressed but declares \(entry.compressedSize) stored and \(entry.uncompressedSize) actual bytes; the archive is damaged")
             }
             bytes = stored
         case 8:
             bytes = try Zlib.inflate(stored, size: entry.uncompressedSize, member: member)
         default:
-            throw ModelError("\(member) uses zip compression method \(entry.method); only stored and deflated members are read")
+            throw WeightsFileError("\(member) uses zip compression method \(entry.method); only stored and deflated members are read")
         }
-        guard Zlib.crc32(bytes) == entry.crc else { throw ModelError("\(member) fails its CRC check; the archive is damaged") }
+        guard Zlib.crc32(bytes) == entry.crc else { throw WeightsFileError("\(member) fails its CRC check; the archive is damaged") }
         return bytes
     }
 
@@ -86,7 +87,7 @@ public final class ZipArchive {
     /// The end-of-central-directory record (and its ZIP64 form, which `torch.save` writes for big files).
     private static func centralDirectory(_ file: ReadOnlyFile) throws -> Directory {
         let (path, size) = (file.path, file.size)
-        let notZip = ModelError("\(path) is not a zip archive (or is truncated: its end-of-archive record is missing)")
+        let notZip = WeightsFileError("\(path) is not a zip archive (or is truncated: its end-of-archive record is missing)")
         guard size >= 22 else { throw notZip }
         let tailStart = max(0, size - 22 - 0xffff)
         let tail = try file.read(at: tailStart, count: size - tailStart, what: "its end")
@@ -99,24 +100,24 @@ public final class ZipArchive {
         var offset = Int(uint32(tail, at + 16))
         if count == 0xffff || directorySize == 0xffff_ffff || offset == 0xffff_ffff {
             let locatorAt = tailStart + at - 20
-            guard locatorAt >= 0 else { throw ModelError("\(path) declares ZIP64 sizes but has no ZIP64 locator; the archive is damaged") }
+            guard locatorAt >= 0 else { throw WeightsFileError("\(path) declares ZIP64 sizes but has no ZIP64 locator; the archive is damaged") }
             let locator = try file.read(at: locatorAt, count: 20, what: "its ZIP64 locator")
             guard uint32(locator, 0) == 0x0706_4b50, let recordAt = Int(exactly: uint64(locator, 8)) else {
-                throw ModelError("\(path) declares ZIP64 sizes but has no ZIP64 locator; the archive is damaged")
+                throw WeightsFileError("\(path) declares ZIP64 sizes but has no ZIP64 locator; the archive is damaged")
             }
             let record = try file.read(at: recordAt, count: 56, what: "its ZIP64 end record")
             guard uint32(record, 0) == 0x0606_4b50 else {
-                throw ModelError("\(path): the ZIP64 end record is not where its locator points; the archive is damaged")
+                throw WeightsFileError("\(path): the ZIP64 end record is not where its locator points; the archive is damaged")
             }
             count = Int(clamping: uint64(record, 32))
             directorySize = Int(clamping: uint64(record, 40))
             offset = Int(clamping: uint64(record, 48))
         }
         guard count <= entryLimit else {
-            throw ModelError("\(path) declares \(count) members, more than any archive we read holds; the archive is damaged or hostile")
+            throw WeightsFileError("\(path) declares \(count) members, more than any archive we read holds; the archive is damaged or hostile")
         }
         guard offset <= size, directorySize <= size - offset, directorySize >= 46 * count else {
-            throw ModelError("\(path) declares a central directory of \(directorySize) bytes at offset \(offset) in a \(size)-byte file; the archive is truncated or damaged")
+            throw WeightsFileError("\(path) declares a central directory of \(directorySize) bytes at offset \(offset) in a \(size)-byte file; the archive is truncated or damaged")
         }
         return Directory(offset: offset, size: directorySize, count: count)
     }
@@ -125,7 +126,7 @@ public final class ZipArchive {
         var entries: [Entry] = []
         var at = 0
         for _ in 0..<count {
-            let damaged = ModelError("\(path): central directory entry \(entries.count + 1) of \(count) is damaged")
+            let damaged = WeightsFileError("\(path): central directory entry \(entries.count + 1) of \(count) is damaged")
             guard at + 46 <= directory.count, uint32(directory, at) == 0x0201_4b50 else { throw damaged }
             let flags = uint16(directory, at + 8)
             let nameLength = Int(uint16(directory, at + 28)), extraLength = Int(uint16(directory, at + 30))
@@ -133,7 +134,7 @@ public final class ZipArchive {
             let next = at + 46 + nameLength + extraLength + commentLength
             guard nameLength <= nameLimit, next <= directory.count else { throw damaged }
             let name = printable(String(decoding: directory[(at + 46)..<(at + 46 + nameLength)], as: UTF8.self))
-            guard flags & 1 == 0 else { throw ModelError("\(path): member '\(name)' is encrypted; encrypted archives are not read") }
+            guard flags & 1 == 0 else { throw WeightsFileError("\(path): member '\(name)' is encrypted; encrypted archives are not read") }
             var uncompressed = UInt64(uint32(directory, at + 24)), compressed = UInt64(uint32(directory, at + 20))
             var offset = UInt64(uint32(directory, at + 42))
             // ZIP64 extra field: the 64-bit values of exactly those fields that are 0xffffffff, in this order.
@@ -157,7 +158,7 @@ public final class ZipArchive {
             }
             guard let uncompressedSize = Int(exactly: uncompressed), let compressedSize = Int(exactly: compressed),
                   let localHeaderOffset = Int(exactly: offset) else {
-                throw ModelError("\(path): member '\(name)' declares sizes beyond any file; the archive is damaged or hostile")
+                throw WeightsFileError("\(path): member '\(name)' declares sizes beyond any file; the archive is damaged or hostile")
             }
             entries.append(Entry(name: name, uncompressedSize: uncompressedSize, compressedSize: compressedSize,
                                  method: uint16(directory, at + 10), crc: uint32(directory, at + 16),
@@ -177,7 +178,7 @@ public final class ZipArchive {
             let (dataEnd, overflow) = start.addingReportingOverflow(30 + entry.name.utf8.count)
             guard start >= end, !overflow, entry.compressedSize <= directoryOffset - min(dataEnd, directoryOffset),
                   dataEnd + entry.compressedSize <= directoryOffset else {
-                throw ModelError("\(path): member '\(entry.name)' overlaps another member or the central directory; the archive is damaged or hostile")
+                throw WeightsFileError("\(path): member '\(entry.name)' overlaps another member or the central directory; the archive is damaged or hostile")
             }
             end = dataEnd + entry.compressedSize
         }
@@ -209,7 +210,7 @@ public final class ReadOnlyFile {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
               let handle = FileHandle(forReadingAtPath: path) else {
-            throw ModelError("cannot read \(path): it does not exist, is a folder or is not readable")
+            throw WeightsFileError("cannot read \(path): it does not exist, is a folder or is not readable")
         }
         self.path = path
         self.handle = handle
@@ -221,7 +222,7 @@ public final class ReadOnlyFile {
     /// `count` bytes at `offset`; `what` names them when the file is too short to hold them.
     public func read(at offset: Int, count: Int, what: String) throws -> [UInt8] {
         guard offset >= 0, count >= 0, offset <= size, count <= size - offset else {
-            throw ModelError("\(path) is too short to hold \(what) (\(count) bytes at byte \(offset) of \(size)); the file is truncated or damaged")
+            throw WeightsFileError("\(path) is too short to hold \(what) (\(count) bytes at byte \(offset) of \(size)); the file is truncated or damaged")
         }
         // Straight into the array: a storage or weights member can be hundreds of megabytes.
         return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
@@ -229,7 +230,7 @@ public final class ReadOnlyFile {
                 let n = pread(handle.fileDescriptor, buffer.baseAddress! + initialized, count - initialized, off_t(offset + initialized))
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else {
-                    throw ModelError(n == 0 ? "\(path) became shorter while it was read" : "cannot read \(path): \(String(cString: strerror(errno)))")
+                    throw WeightsFileError(n == 0 ? "\(path) became shorter while it was read" : "cannot read \(path): \(String(cString: strerror(errno)))")
                 }
                 initialized += n
             }

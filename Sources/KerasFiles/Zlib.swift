@@ -11,7 +11,7 @@ public enum Zlib {
         var output = [UInt8](repeating: 0, count: size + 1)
         var stream = z_stream()
         guard inflateInit2_(&stream, -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw ModelError("\(member): zlib could not start")
+            throw WeightsFileError("\(member): zlib could not start")
         }
         defer { inflateEnd(&stream) }
         let status: Int32 = input.withUnsafeBufferPointer { source in
@@ -31,7 +31,7 @@ public enum Zlib {
             }
         }
         guard status == Z_STREAM_END, Int(stream.total_out) == size else {
-            throw ModelError("\(member) does not inflate to the \(size) bytes the archive declares; the archive is damaged or hostile")
+            throw WeightsFileError("\(member) does not inflate to the \(size) bytes the archive declares; the archive is damaged or hostile")
         }
         output.removeLast()
         return output
@@ -52,12 +52,13 @@ public enum Zlib {
 }
 
 /// A file read through zlib's gzip reader, which passes a plain (not gzipped) file through unchanged.
+/// Not Sendable: zlib's reader keeps a position.
 public final class GzipFile {
     private let file: gzFile
     public let path: String
 
     public init(_ path: String) throws {
-        guard let file = gzopen(path, "rb") else { throw ModelError("cannot open \(path)") }
+        guard let file = gzopen(path, "rb") else { throw WeightsFileError("cannot open \(path)") }
         self.file = file
         self.path = path
     }
@@ -74,7 +75,7 @@ public final class GzipFile {
         var chunk = [UInt8](repeating: 0, count: min(count, 1 << 20))
         while bytes.count < count {
             let n = gzread(file, &chunk, UInt32(min(count - bytes.count, chunk.count)))
-            if n < 0 { throw ModelError("\(path) is a damaged gzip file") }
+            if n < 0 { throw WeightsFileError("\(path) is a damaged gzip file") }
             if n == 0 { break }
             bytes += chunk[0..<Int(n)]
         }
@@ -92,7 +93,7 @@ public enum InflationBound {
     public static func check(declared: Int, compressed: Int, name: String) throws {
         let limit = max(allowance, compressed.multipliedReportingOverflow(by: ratio).partialValue)
         guard declared <= limit else {
-            throw ModelError("\(name) declares \(declared) bytes from \(compressed) compressed bytes, more than \(ratio)-fold; real images and weights never compress that well, so the file is refused as a decompression bomb")
+            throw WeightsFileError("\(name) declares \(declared) bytes from \(compressed) compressed bytes, more than \(ratio)-fold; real images and weights never compress that well, so the file is refused as a decompression bomb")
         }
     }
 }

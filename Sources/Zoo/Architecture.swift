@@ -18,12 +18,12 @@ public enum Architecture: String, CaseIterable, Codable, Sendable {
     public func build(_ options: ModelOptions) throws -> Model {
         let spec = try Manifest.shared.model(self)
         guard options.inputHeight >= spec.minimumInputSize, options.inputWidth >= spec.minimumInputSize else {
-            throw ModelError("\(rawValue) needs inputs of at least \(spec.minimumInputSize)x\(spec.minimumInputSize) pixels, got \(options.inputHeight)x\(options.inputWidth); pass a larger --image-size")
+            throw ConfigurationError.inputSize(model: rawValue, minimum: spec.minimumInputSize, height: options.inputHeight, width: options.inputWidth)
         }
         guard options.inputHeight <= ModelOptions.maximumInputSize, options.inputWidth <= ModelOptions.maximumInputSize else {
             throw ModelError("\(rawValue) at \(options.inputHeight)x\(options.inputWidth) pixels is beyond the largest input size of \(ModelOptions.maximumInputSize); use smaller images")
         }
-        guard options.classes > 0 else { throw ModelError("--classes must be at least 1, got \(options.classes)") }
+        guard options.classes > 0 else { throw ConfigurationError.classes(options.classes) }
         switch self {
         case .resnet50: return try ResNet50.build(options)
         case .resnet50V1_5: return try ResNet50V1_5.build(options)

@@ -21,7 +21,7 @@ public enum Head {
     /// `base` (a no-top model without pooling) with a freshly initialised, seeded head.
     public static func attach(to base: Model, _ options: HeadOptions) throws -> Model {
         guard options.classes >= 1 else { throw ModelError("a head needs at least one class, got \(options.classes)") }
-        guard (0..<1).contains(options.dropout) else { throw ModelError("--dropout must be in [0, 1), got \(options.dropout)") }
+        guard (0..<1).contains(options.dropout) else { throw ConfigurationError.dropout(options.dropout) }
         guard base.outputShape.count == 3 else {
             throw ModelError("the base must end in feature maps (build it without top and without pooling)")
         }

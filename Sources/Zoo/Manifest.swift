@@ -108,7 +108,7 @@ public struct Manifest: Decodable, Sendable {
 
         public func weightFile(includeTop: Bool) throws -> WeightFile {
             guard let file = weights[includeTop ? "top" : "notop"] else {
-                throw ModelError("\(name) has no published weights; pass --weights none or a weights file")
+                throw ConfigurationError.noPublishedWeights(model: name)
             }
             return file
         }

@@ -69,7 +69,7 @@ struct ModelArguments: ParsableArguments {
     private func load(_ model: Model, from path: String) throws {
         let report = try Weights.load(into: model, from: path, matching: match)
         if match == .name, let first = report.missing.first {
-            throw ModelError("\(path) has no layer named like \(counted(report.missing.count, "layer")) of the model's (the first: \(first)); "
+            throw CommandError("\(path) has no layer named like \(counted(report.missing.count, "layer")) of the model's (the first: \(first)); "
                              + "--match name needs a file with every layer of the model, or use --match order")
         }
         log(report.summary + " from \(path)")

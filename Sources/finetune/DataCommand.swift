@@ -96,7 +96,7 @@ struct DataCommand: ParsableCommand {
             }
             try clearOutput()
             if let titles, let missing = keep.first(where: { $0 >= titles.count }) {
-                throw ModelError("--names gives \(titles.count) names but label \(missing) needs one")
+                throw CommandError("--names gives \(titles.count) names but label \(missing) needs one")
             }
             let (h, w) = (set.pixels.shape[1], set.pixels.shape[2])
             var written = 0
@@ -144,6 +144,7 @@ struct DataCommand: ParsableCommand {
             print("bad files: \(report.badFiles.count)")
             for bad in report.badFiles { print("  \(bad.path): \(bad.reason)") }
             for warning in report.warnings { print("warning: \(warning)") }
+            if !report.imbalancedSplits.isEmpty { print("hint: --class-weights auto weights the loss by each class's share of the images") }
             if let json { try writeJSON(report, to: URL(fileURLWithPath: json)) }
         }
     }

@@ -57,7 +57,7 @@ struct EmbedCommand: ParsableCommand {
         if let input {
             let x = try NPY.read(input)
             guard x.shape.count == 4, x.shape[3] == 3, x.shape.allSatisfy({ $0 > 0 }) else {
-                throw ModelError("\(input) has shape \(x.shape); expected N x height x width x 3 (NHWC, RGB) with at least one image")
+                throw CommandError("\(input) has shape \(x.shape); expected N x height x width x 3 (NHWC, RGB) with at least one image")
             }
             return x
         }
@@ -70,7 +70,7 @@ struct EmbedCommand: ParsableCommand {
             log("skipped \(counted(batch.skipped.count, "file")) that cannot be used (\(output).txt lists the files the rows are for):")
             for skip in batch.skipped { log("  \(skip.path): \(skip.reason)") }
         }
-        guard !batch.read.isEmpty else { throw ModelError("none of the \(counted(files.count, "file")) given can be read as an image") }
+        guard !batch.read.isEmpty else { throw CommandError("none of the \(counted(files.count, "file")) given can be read as an image") }
         try DurableFile.write(batch.read.joined(separator: "\n") + "\n", to: URL(fileURLWithPath: output + ".txt"))
         return batch.images
     }

@@ -303,11 +303,7 @@ struct OutputOptions: ParsableArguments {
     /// --output, which must not hold an earlier run unless --overwrite, or a new runs/NAME-N.
     func folder(named name: String, files: [String]) throws -> String {
         guard let output else { return try RunDirectory.fresh(in: "runs", named: name) }
-        do {
-            try RunDirectory.claim(output, files: files, replace: overwrite)
-        } catch let error as RunDirectoryError {
-            throw ValidationError(error.description)
-        }
+        try RunDirectory.claim(output, files: files, replace: overwrite)
         return output
     }
 }

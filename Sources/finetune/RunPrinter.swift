@@ -26,7 +26,7 @@ struct RunPrinter {
             result = try run.run(resume: resume, events: { try printer.show($0) }, shouldStop: stop.requested)
         } catch let error as RunError {
             printer.steps.finish()
-            throw ModelError(describe(error))
+            throw CommandError(describe(error))
         }
         let output = run.folder.path
         switch result {

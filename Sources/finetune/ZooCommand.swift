@@ -99,7 +99,7 @@ struct ZooCommand: ParsableCommand {
             print("\(file): md5 \(digest) is not one of the published files")
             let fits = try FileFit.candidates(for: file)
             if fits.isEmpty {
-                throw ModelError("\(file) fits none of the zoo's models; it is for another architecture or damaged")
+                throw CommandError("\(file) fits none of the zoo's models; it is for another architecture or damaged")
             }
             for fit in fits { print("\(file): its layers and shapes fit \(fit)") }
         }
@@ -124,7 +124,7 @@ enum FileFit {
                 }
             }
         }
-        if fits.isEmpty, let error = lastError as? ModelError, error.description.contains("not an HDF5") || error.description.contains("does not exist") {
+        if fits.isEmpty, let error = lastError as? WeightsFileError, [.missing, .notHDF5].contains(error.kind) {
             throw error
         }
         return fits

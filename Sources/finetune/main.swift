@@ -22,4 +22,9 @@ if CommandLine.arguments.count == 1 {
     print(FineTuneCommand.helpMessage())
     exit(0)
 }
-FineTuneCommand.main()
+do {
+    var command = try FineTuneCommand.parseAsRoot()
+    try command.run()
+} catch {
+    FineTuneCommand.exit(withError: CommandWords.translate(error))
+}

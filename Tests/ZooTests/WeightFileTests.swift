@@ -15,7 +15,7 @@ final class WeightFileTests: XCTestCase {
     private func assertLoadFails(_ model: Model, _ path: String, matching: WeightMatching = .order,
                                  _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try Weights.load(into: model, from: path, matching: matching), file: file, line: line) { error in
-            XCTAssertTrue(error is ModelError, "\(error)", file: file, line: line)
+            XCTAssertTrue(error is UserFacingError, "\(error)", file: file, line: line)
             for fragment in fragments {
                 XCTAssertTrue("\(error)".contains(fragment), "'\(error)' lacks '\(fragment)'", file: file, line: line)
             }
@@ -64,7 +64,12 @@ final class WeightFileTests: XCTestCase {
         assertLoadFails(model, truncated, ["truncated.h5", "truncated"])
 
         let notop = try c.architecture.build(ModelOptions(inputHeight: 64, inputWidth: 79))
-        assertLoadFails(notop, c.file(".h5"), ["107 layers", "106 layers", "build the model with --include-top"])
+        assertLoadFails(notop, c.file(".h5"), ["107 layers", "106 layers", "build the model with its classifier"])
+        // The kind says what the command should suggest; the library's words name no flag.
+        XCTAssertThrowsError(try Weights.load(into: notop, from: c.file(".h5"))) { error in
+            XCTAssertEqual((error as? WeightsFileError)?.kind, .classifierMismatch(fileHasClassifier: true))
+            XCTAssertFalse("\(error)".contains("--"), "\(error)")
+        }
         let vgg = try kerasCase("vgg19_notop")
         assertLoadFails(notop, vgg.file(".h5"), ["16 layers", "another architecture"])
         assertLoadFails(notop, vgg.file(".weights.h5"), ["no weights for", "another architecture"])

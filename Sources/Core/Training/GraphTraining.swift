@@ -72,7 +72,7 @@ public struct GraphTraining {
             }
         }
         let (value, logitGradient) = try loss.evaluate(logits: outputs[model.output]!, targets: targets)
-        guard value.isFinite else { throw ModelError("the loss is \(value)") }
+        guard value.isFinite else { throw TrainingError("the loss is \(value)", kind: .diverged) }
 
         // Backward in reverse order, summing gradients where a tensor fans out.
         var gradients = [Tensor?](repeating: nil, count: nodes.count)

@@ -30,7 +30,8 @@ public struct OptimizerSettings: Sendable {
 }
 
 /// Applies gradients to parameters. State (momenta, second moments, step counts) belongs to each
-/// parameter: parameters that stop training drop theirs, new ones start from zero.
+/// parameter: parameters that stop training drop theirs, new ones start from zero. Not Sendable: it
+/// belongs to the thread that trains its model.
 public final class Optimizer {
     public let settings: OptimizerSettings
     private var slots: [ObjectIdentifier: [[Float]]] = [:]

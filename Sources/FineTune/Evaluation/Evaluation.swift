@@ -21,7 +21,7 @@ public struct Evaluation {
     public func predictions(_ images: ImageFolder, indices: [Int]? = nil) throws -> (indices: [Int], predictions: [Prediction]) {
         let indices = indices ?? Array(0..<images.count)
         if let unlabelled = indices.first(where: { images.labelSets[$0].isEmpty }) {
-            throw ModelError("\(images.files[unlabelled]) in \(images.root) has no label; scores need labelled images")
+            throw TrainingError("\(images.files[unlabelled]) in \(images.root) has no label; scores need labelled images")
         }
         let predictions = try Predictor(model, mirrorAveraged: mirrorAveraged).predict(images, indices: indices, preprocessing: info.preprocessingMode)
         return (indices, predictions)

@@ -25,7 +25,7 @@ public struct Prediction: Sendable {
 public struct PredictionStopped: Error {}
 
 /// Runs a model over many images in batches: the one prediction loop that training reports, `evaluate`,
-/// `predict` and `embed` share.
+/// `predict` and `embed` share. Not Sendable (it holds a model): one thread at a time.
 public struct Predictor {
     public let model: Model
     public var batchSize = 32
@@ -44,7 +44,7 @@ public struct Predictor {
             for i in probabilities.data.indices { probabilities.data[i] = (probabilities.data[i] + mirrored.data[i]) / 2 }
         }
         guard probabilities.data.allSatisfy(\.isFinite) else {
-            throw ModelError("the model's outputs are NaN or infinite for these images, so there is no prediction; its weights overflow (a diverged run?)")
+            throw TrainingError("the model's outputs are NaN or infinite for these images, so there is no prediction; its weights overflow (a diverged run?)")
         }
         return probabilities
     }

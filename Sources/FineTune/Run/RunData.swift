@@ -65,7 +65,7 @@ struct SavedSplit: Codable {
         do {
             self = try JSONDecoder().decode(Self.self, from: Data(contentsOf: url))
         } catch {
-            throw ModelError("\(url.path) cannot be read (\(error)); it holds the run's split, so the run cannot resume without it")
+            throw TrainingError("\(url.path) cannot be read (\(error)); it holds the run's split, so the run cannot resume without it")
         }
     }
 
@@ -90,7 +90,7 @@ struct SavedSplit: Codable {
         let taken = Set(result.train.map { folder.files[$0] } + result.validation.map { validationFolder.files[$0] })
         let added = (folder.files + (validationFolder.files == folder.files ? [] : validationFolder.files)).filter { !taken.contains($0) }
         if let first = added.first { try notes(.splitFilesNew(count: added.count, first: first)) }
-        guard !result.train.isEmpty else { throw ModelError("none of the training files in the saved split can be read any more") }
+        guard !result.train.isEmpty else { throw TrainingError("none of the training files in the saved split can be read any more") }
         return result
     }
 }

@@ -34,7 +34,7 @@ public enum RunDirectory {
         let temporary = "\(latest).\(ProcessInfo.processInfo.processIdentifier).tmp"
         try? FileManager.default.removeItem(atPath: temporary)
         guard symlink(target, temporary) == 0, rename(temporary, latest) == 0 else {
-            throw ModelError("cannot point \(latest) at \(target): \(String(cString: strerror(errno)))")
+            throw TrainingError("cannot point \(latest) at \(target): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -46,19 +46,21 @@ public enum RunDirectory {
         let earlier = entries.filter { files.contains($0) || ($0.hasPrefix("trial-") && Int($0.dropFirst(6)) != nil) }.sorted()
         guard !earlier.isEmpty else { return }
         guard replace else {
-            let interrupted = entries.contains("resume.h5")
-                ? "an interrupted run (continue it with: finetune train --resume \(path))" : "an earlier run (\(earlier.prefix(3).joined(separator: ", ")))"
-            throw RunDirectoryError.holdsRun("\(path) holds \(interrupted); choose another folder, or replace that run's files with --overwrite")
+            throw RunDirectoryError.holdsRun(path: path, interrupted: entries.contains("resume.h5"), files: earlier)
         }
         for entry in earlier { try FileManager.default.removeItem(atPath: "\(path)/\(entry)") }
     }
 }
 
-/// A folder that already holds a run: a usage error (the command exits 64), not a failure.
-public enum RunDirectoryError: Error, CustomStringConvertible {
-    case holdsRun(String)
+/// A folder that already holds a run (interrupted: it can be resumed), and the earlier run's files there.
+public enum RunDirectoryError: UserFacingError, Equatable {
+    case holdsRun(path: String, interrupted: Bool, files: [String])
 
     public var description: String {
-        switch self { case .holdsRun(let message): message }
+        switch self {
+        case .holdsRun(let path, let interrupted, let files):
+            "\(path) holds " + (interrupted ? "an interrupted run, which can be resumed" : "an earlier run (\(files.prefix(3).joined(separator: ", ")))")
+                + "; choose another folder, or replace that run's files"
+        }
     }
 }

@@ -61,7 +61,7 @@ public struct RunFolder: Sendable {
 }
 
 /// Why a run could not start, go on or resume.
-public enum RunError: Error, CustomStringConvertible {
+public enum RunError: UserFacingError {
     /// The folder has no `resume.h5`.
     case nothingToResume(String)
     case unreadableState(String, String)

@@ -84,7 +84,8 @@ public enum RunResult: Sendable {
 
 /// A fine-tuning run from a configuration into a run folder: reads the data, builds the model and its head,
 /// loads the weights, trains through the phases, and writes checkpoints, history, logs and the report.
-/// It resumes from its folder's `resume.h5` to the same weights as a run that never stopped.
+/// It resumes from its folder's `resume.h5` to the same weights as a run that never stopped. Not Sendable:
+/// a run and its events stay on the thread that calls `run`; its configuration and results are values that may cross threads.
 public struct TrainingRun {
     public let configuration: RunConfiguration
     public let folder: RunFolder
