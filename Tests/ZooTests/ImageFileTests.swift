@@ -4,6 +4,7 @@ import ImageData
 import KerasFiles
 import TestSupport
 import XCTest
+import Zoo
 
 /// Every image format the loaders read, against Pillow's decoding of the same file, and every way a
 /// file can be bad: skipped with its reason, never fatal (Tests/fixtures/make_image_files.py).
@@ -39,6 +40,27 @@ final class ImageFileTests: XCTestCase {
         let square = image.centerSquare()
         XCTAssertEqual([square.width, square.height], [48, 48])
         XCTAssertEqual(Array(square.pixels[0..<3]), Array(image.pixels[(8 * 3)..<(8 * 3 + 3)]), "64×48 loses 8 columns each side")
+    }
+
+    /// A streamed image deleted after the data was read: the batch takes another image of its class, and the
+    /// set records the failure once for the run to report (the library prints nothing).
+    func testImageGoneDuringARunIsReplacedAndRecorded() throws {
+        let root = try temporaryDirectory("late-failure")
+        let classFolder = root.appendingPathComponent("cats")
+        try FileManager.default.createDirectory(at: classFolder, withIntermediateDirectories: true)
+        for (index, shade) in [UInt8(40), 200].enumerated() {
+            let image = RGBImage(width: 8, height: 8, pixels: [UInt8](repeating: shade, count: 8 * 8 * 3))
+            try image.pngData().write(to: classFolder.appendingPathComponent("\(index).png"))
+        }
+        let folder = try ImageFolder(root: root.path, size: 8, memoryBudget: 0)
+        XCTAssertTrue(folder.streams)
+        try FileManager.default.removeItem(at: classFolder.appendingPathComponent("0.png"))
+        let batch = folder.images([0, 1], preprocessing: .caffe)
+        XCTAssertEqual(Array(batch.data[0..<192]), Array(batch.data[192..<384]), "the gone image's place holds its class-mate")
+        let failures = folder.lateFailures.take()
+        XCTAssertEqual(failures.map(\.path), [classFolder.appendingPathComponent("0.png").path])
+        XCTAssertEqual(failures.first?.replacement, classFolder.appendingPathComponent("1.png").path)
+        XCTAssertTrue(folder.lateFailures.take().isEmpty, "each failure is handed over once")
     }
 
     func testBadFilesAreSkippedWithTheirReasons() throws {
