@@ -1,5 +1,6 @@
 import ArgumentParser
 import CKernels
+import DataParallel
 import Foundation
 
 
@@ -23,4 +24,13 @@ if CommandLine.arguments.count == 1 {
     print(FineTuneCommand.helpMessage())
     exit(0)
 }
-FineTuneCommand.main()
+do {
+    var command = try FineTuneCommand.parseAsRoot()
+    try command.run()
+} catch {
+    // Processes of a run that stopped together leave MPI together; any other failure exits at once, and mpirun
+    // then ends the other processes rather than leave them waiting for this one.
+    if let code = error as? ExitCode, code == ExitCode(130) { processes?.finalize() }
+    FineTuneCommand.exit(withError: error)
+}
+processes?.finalize()
