@@ -300,6 +300,7 @@ public final class FineTuner {
             }
             record.seconds = sums.seconds + Date().timeIntervalSince(start)
             record.imagesPerSecond = Double(trainSet.count) / max(record.seconds, 1e-9)
+            try checkSameState(parameters, epoch: epoch)
             history.append(record)
             (position.epoch, position.step, position.order) = (epoch + 1, 0, nil)
             let monitored = record.validationLoss ?? record.loss
@@ -333,6 +334,26 @@ public final class FineTuner {
         var sums = [Double(loss), Double(scored.correct), Double(scored.total)]
         collective.sum(&sums)
         return (Float(sums[0]), (Int(sums[1]), Int(sums[2])))
+    }
+
+    /// After an epoch every process must hold the same bits of every trained weight and its optimizer state; a
+    /// process that drifted would make the checkpoints (rank 0's) stand for a run that did not happen.
+    private func checkSameState(_ parameters: [Parameter], epoch: Int) throws {
+        guard let collective else { return }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a over the float bits
+        func mix(_ values: [Float]) {
+            for v in values { hash = (hash ^ UInt64(v.bitPattern)) &* 0x100_0000_01b3 }
+        }
+        for parameter in parameters {
+            mix(parameter.value.data)
+            for slot in optimizer.state(of: parameter)?.slots ?? [] { mix(slot) }
+        }
+        // Four 16-bit pieces: exact as floats.
+        let pieces = (0..<4).map { Float((hash >> (16 * UInt64($0))) & 0xffff) }
+        let all = collective.gather(pieces)
+        if let rank = (0..<collective.size).first(where: { Array(all[(4 * $0)..<(4 * $0 + 4)]) != pieces }) {
+            throw ModelError("after epoch \(epoch + 1) the weights of process \(rank) differ from those of process \(collective.rank): the processes no longer train the same model")
+        }
     }
 
     /// Every process needs images in every step, the last (smaller) one of an epoch included.

@@ -1,0 +1,111 @@
+import Core
+import Foundation
+import TestSupport
+import XCTest
+import ZooIO
+
+/// `mpirun -np 2 finetune train`: two processes, one thread each, train the model one process trains on the
+/// same batches; a process that dies ends the run.
+final class DataParallelTests: XCTestCase {
+    /// What Open MPI needs as root and in a container, and one thread per process on two cores.
+    static let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMP_NUM_THREADS": "1",
+                              "OMPI_MCA_btl_vader_single_copy_mechanism": "none"]
+
+    private func requireMPI() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/mpirun") else { throw XCTSkip("Open MPI's mpirun is not installed") }
+    }
+
+    /// A short run from the Keras fixture weights: SGD, no dropout, batches of 8 (4 per process), 3 steps.
+    private func arguments(data: String, output: String, batchNorm: [String]) -> [String] {
+        ["train", "--base", "resnet50", "--data", data, "--weights", "\(CLI.fixtures)/resnet50_notop.weights.h5", "--image-size", "32",
+         "--schedule", "all:1@1e-4", "--optimizer", "sgd", "--batch-size", "8", "--dropout", "0", "--val-split", "0.25",
+         "--output", output] + batchNorm
+    }
+
+    private func mpirun(_ launcher: [String], _ arguments: [String]) throws -> ProcessResult {
+        try execute(URL(fileURLWithPath: launcher[0]), Array(launcher.dropFirst()) + [CLI.binary.path] + arguments, environment: Self.environment)
+    }
+
+    static let oneHost = ["/usr/bin/mpirun", "--oversubscribe", "-np", "2"]
+
+    /// Trains once alone and once under `launcher`, and compares every weight of the two last.h5.
+    private func assertSameTraining(batchNorm: [String], launcher: [String] = oneHost, file: StaticString = #filePath, line: UInt = #line) throws {
+        try requireMPI()
+        let directory = try temporaryDirectory("mpi")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = try CLI.fashionMNISTFolders(in: directory, perClass: 16)
+        let (one, two) = (directory.appendingPathComponent("one").path, directory.appendingPathComponent("two").path)
+        let alone = try CLI.run(arguments(data: data, output: one, batchNorm: batchNorm), environment: ["OMP_NUM_THREADS": "1"])
+        XCTAssertEqual(alone.status, 0, alone.stderr, file: file, line: line)
+        let parallel = try mpirun(launcher, arguments(data: data, output: two, batchNorm: batchNorm))
+        // The run checks after every epoch that both processes hold the same bits of every weight and optimizer slot.
+        XCTAssertEqual(parallel.status, 0, parallel.stdout + parallel.stderr, file: file, line: line)
+        XCTAssertEqual(parallel.stdout.components(separatedBy: "phase 1/1:").count, 2, "rank 0 alone prints:\n\(parallel.stdout)", file: file, line: line)
+        let (a, _) = try Checkpoint.load("\(one)/last.h5")
+        let (b, _) = try Checkpoint.load("\(two)/last.h5")
+        var worst: Float = 0
+        for (layer, other) in zip(a.layers, b.layers) {
+            for (p, q) in zip(layer.parameters, other.parameters) {
+                let scale = max(p.value.data.map(abs).max() ?? 0, 1e-6)
+                let difference = zip(p.value.data, q.value.data).map { abs($0 - $1) }.max() ?? 0
+                worst = max(worst, difference / scale)
+            }
+        }
+        print("largest difference from one process, relative to each tensor's largest value: \(worst)")
+        XCTAssertLessThan(worst, 1e-5, file: file, line: line)
+    }
+
+    func testTwoProcessesTrainAsOneWithBatchNormInInferenceMode() throws {
+        try assertSameTraining(batchNorm: [])
+    }
+
+    func testTwoProcessesWithSynchronisedBatchNormTrainAsOne() throws {
+        try assertSameTraining(batchNorm: ["--train-bn", "--sync-bn"])
+    }
+
+    func testAKilledProcessEndsTheRunWithinSeconds() throws {
+        try requireMPI()
+        let directory = try temporaryDirectory("mpi-kill")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = try CLI.fashionMNISTFolders(in: directory, perClass: 64)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.oneHost[0])
+        process.arguments = Array(Self.oneHost.dropFirst()) + [CLI.binary.path, "train", "--base", "resnet50", "--data", data, "--weights", "none",
+                                                              "--image-size", "32", "--schedule", "all:20@1e-4", "--batch-size", "8",
+                                                              "--output", directory.appendingPathComponent("run").path]
+        process.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        var printed = ""
+        while !printed.contains("phase 1/1:") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            printed += String(decoding: chunk, as: UTF8.self)
+        }
+        let victim = try XCTUnwrap(Self.process(withRank: 1), "no process of rank 1:\n\(printed)")
+        let killed = Date()
+        kill(victim, SIGKILL)
+        printed += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let seconds = Date().timeIntervalSince(killed)
+        XCTAssertLessThan(seconds, 30, printed)
+        XCTAssertNotEqual(process.terminationStatus, 0, printed)
+        XCTAssertTrue(printed.contains("rank 1"), "the message names the process that died:\n\(printed)")
+        XCTAssertNil(Self.process(withRank: 0), "rank 0 is gone too")
+        print("the run ended \(String(format: "%.1f", seconds)) s after rank 1 was killed, exit status \(process.terminationStatus)")
+    }
+
+    /// The finetune process Open MPI started as `rank`, found by its environment.
+    private static func process(withRank rank: Int) -> pid_t? {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = pid_t(entry),
+                  let command = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), command.hasPrefix(CLI.binary.path),
+                  let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { continue }
+            if environ.split(separator: 0).contains(Data("OMPI_COMM_WORLD_RANK=\(rank)".utf8)) { return pid }
+        }
+        return nil
+    }
+}
