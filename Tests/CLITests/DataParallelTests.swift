@@ -63,6 +63,21 @@ final class DataParallelTests: XCTestCase {
         try assertSameTraining(batchNorm: ["--train-bn", "--sync-bn"])
     }
 
+    /// Two network namespaces joined by a veth pair stand for two hosts, 10.77.0.1 and 10.77.0.2; mpirun runs in the
+    /// first and starts the second's process through an rsh agent that enters its namespace; MPI talks TCP between them.
+    func testTwoHostsOverTCPTrainAsOne() throws {
+        try requireMPI()
+        guard getuid() == 0 else { throw XCTSkip("network namespaces need root") }
+        let directory = try temporaryDirectory("mpi-hosts")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let hosts = TwoHosts(directory: directory)
+        defer { hosts.remove() }
+        guard let failure = hosts.create() else {
+            return try assertSameTraining(batchNorm: [], launcher: hosts.launcher)
+        }
+        throw XCTSkip("cannot make network namespaces here: \(failure)")
+    }
+
     func testAKilledProcessEndsTheRunWithinSeconds() throws {
         try requireMPI()
         let directory = try temporaryDirectory("mpi-kill")
@@ -107,5 +122,51 @@ final class DataParallelTests: XCTestCase {
             if environ.split(separator: 0).contains(Data("OMPI_COMM_WORLD_RANK=\(rank)".utf8)) { return pid }
         }
         return nil
+    }
+}
+
+/// Two network namespaces, ftA and ftB, joined by a veth pair: each a host with its own address.
+private struct TwoHosts {
+    let directory: URL
+    static let names = ["ftA": "10.77.0.1", "ftB": "10.77.0.2"]
+
+    /// The rsh agent mpirun calls as `agent HOST COMMAND…`: the command runs in that host's namespace.
+    var agent: String { directory.appendingPathComponent("netns-agent").path }
+
+    /// mpirun in the first namespace, one process on each host, TCP over the veth pair only.
+    var launcher: [String] {
+        ["/usr/sbin/ip", "netns", "exec", "ftA", "/usr/bin/mpirun", "--mca", "plm_rsh_agent", agent, "--mca", "btl", "tcp,self",
+         "--mca", "btl_tcp_if_include", "10.77.0.0/24", "--mca", "oob_tcp_if_include", "10.77.0.0/24",
+         "-x", "OMP_NUM_THREADS", "-H", "10.77.0.1,10.77.0.2", "-np", "2"]
+    }
+
+    /// Makes the namespaces and the agent; nil, or why it could not.
+    func create() -> String? {
+        remove()
+        let script = """
+        #!/bin/sh
+        host=$1; shift
+        case $host in 10.77.0.1) ns=ftA;; 10.77.0.2) ns=ftB;; *) echo "no host $host" >&2; exit 1;; esac
+        exec ip netns exec $ns sh -c "$*"
+        """
+        do {
+            try script.write(toFile: agent, atomically: true, encoding: .utf8)
+            chmod(agent, 0o755)
+        } catch { return "\(error)" }
+        let setup = """
+        set -e
+        ip netns add ftA; ip netns add ftB
+        ip link add ftvA type veth peer name ftvB
+        ip link set ftvA netns ftA; ip link set ftvB netns ftB
+        ip -n ftA addr add 10.77.0.1/24 dev ftvA; ip -n ftA link set ftvA up; ip -n ftA link set lo up
+        ip -n ftB addr add 10.77.0.2/24 dev ftvB; ip -n ftB link set ftvB up; ip -n ftB link set lo up
+        """
+        guard let result = try? execute(URL(fileURLWithPath: "/bin/sh"), ["-c", setup]) else { return "cannot run /bin/sh" }
+        return result.status == 0 ? nil : result.stderr
+    }
+
+    /// Deleting a namespace deletes its end of the veth pair, and with it the other end.
+    func remove() {
+        for name in Self.names.keys.sorted() { _ = try? execute(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "del", name]) }
     }
 }
