@@ -270,7 +270,8 @@ extension BatchNormalization: Differentiable {
         let x = pass.inputs[0], dy = pass.gradient
         let c = x.shape.last!
         let training = pass.saved.count >= 2
-        // Synchronised statistics are constants to oneDNN; their gradient over every process is added below.
+        // Synchronised statistics are constants to oneDNN, which then gives this process's Σdy and Σdy·x̂; the input
+        // gradient, which needs them summed over every process, is computed below.
         let synchronised = pass.saved.count == 3
         let mean = training ? pass.saved[0].data : statistics.mean.value.data
         let variance = training ? pass.saved[1].data : statistics.variance.value.data
@@ -288,13 +289,16 @@ extension BatchNormalization: Differentiable {
             let inverse = variance.map { 1 / ($0 + epsilon).squareRoot() }
             let meanGradient = (0..<c).map { Float(sums[$0] / rows) }
             let meanProduct = (0..<c).map { Float(sums[c + $0] / rows) }
+            // γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)), the means over every process, from dy as oneDNN does.
             x.data.withUnsafeBufferPointer { xp in
-                dx.data.withUnsafeMutableBufferPointer { dxp in
-                    for row in 0..<(xp.count / c) {
-                        for k in 0..<c {
-                            let i = row * c + k
-                            let normalized = (xp[i] - mean[k]) * inverse[k]
-                            dxp[i] -= gamma[k] * inverse[k] * (meanGradient[k] + normalized * meanProduct[k])
+                dy.data.withUnsafeBufferPointer { dyp in
+                    dx.data.withUnsafeMutableBufferPointer { dxp in
+                        for row in 0..<(xp.count / c) {
+                            for k in 0..<c {
+                                let i = row * c + k
+                                let normalized = (xp[i] - mean[k]) * inverse[k]
+                                dxp[i] = gamma[k] * inverse[k] * (dyp[i] - meanGradient[k] - normalized * meanProduct[k])
+                            }
                         }
                     }
                 }
