@@ -41,14 +41,6 @@ public final class MPIWorld: Collective {
         MPI_Finalize()
     }
 
-    /// This process's name in messages: its rank and host.
-    public var name: String { "rank \(rank) of \(size) on \(ProcessInfo.processInfo.hostName)" }
-
-    public func sum(_ values: inout [Float]) {
-        let count = Int32(values.count)
-        values.withUnsafeMutableBufferPointer { _ = MPI_Allreduce(cmpi_in_place(), $0.baseAddress, count, cmpi_float(), cmpi_sum(), world) }
-    }
-
     public func sum(_ values: inout [Double]) {
         let count = Int32(values.count)
         values.withUnsafeMutableBufferPointer { _ = MPI_Allreduce(cmpi_in_place(), $0.baseAddress, count, cmpi_double(), cmpi_sum(), world) }

@@ -6,7 +6,6 @@ final class SynchronisedBatchNormTests: XCTestCase {
     /// A collective of one process: every sum is the process's own values.
     private final class Alone: Collective {
         let rank = 0, size = 1
-        func sum(_ values: inout [Float]) {}
         func sum(_ values: inout [Double]) {}
         func broadcast(_ values: inout [Float]) {}
         func gather(_ values: [Float]) -> [Float] { values }

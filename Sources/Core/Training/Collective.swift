@@ -4,7 +4,6 @@ public protocol Collective: AnyObject {
     var rank: Int { get }
     var size: Int { get }
     /// Elementwise sums over every process, in place; every process gets the same bits.
-    func sum(_ values: inout [Float])
     func sum(_ values: inout [Double])
     /// Rank 0's values, in place, on every process (the buffers have the same length everywhere).
     func broadcast(_ values: inout [Float])
