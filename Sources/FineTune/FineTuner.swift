@@ -63,6 +63,8 @@ public struct RunPosition: Codable, Sendable {
     var order: [Int]?
     var rng: SeededGenerator
     var dropoutRNG: SeededGenerator?
+    /// Every process's dropout generator, by rank, in a data-parallel run.
+    var rankDropoutRNGs: [SeededGenerator]?
     var plateau: PlateauTracker?
     var stopper: PlateauTracker?
     var reductions = 0
@@ -221,10 +223,10 @@ public final class FineTuner {
             (trainingModel, trainSet, validationSet) = (model, train, validation)
         }
         let training = try GraphTraining(model: trainingModel, trainableLayers: trainableLayers)
-        // Each process draws its own dropout masks; rank 0 (and a single process) keeps the run's seed and saved state.
+        // Each process draws its own dropout masks; rank 0 (and a single process) keeps the run's seed.
         let rank = collective?.rank ?? 0
         var context = TrainingContext(seed: settings.seed &+ UInt64(index) &+ UInt64(rank) &* 0x9E37_79B9_7F4A_7C15)
-        if let saved = position.dropoutRNG, rank == 0 { context.rng = saved }
+        if let saved = collective == nil ? position.dropoutRNG : position.rankDropoutRNGs?[rank] { context.rng = saved }
         if settings.trainBatchNorm {
             context.batchNormTraining = Set(trainable.compactMap { $0 as? BatchNormalization }.map(ObjectIdentifier.init))
             if settings.synchronizeBatchNorm { context.batchNormSync = collective }
@@ -260,6 +262,7 @@ public final class FineTuner {
                     position.step = step
                     position.sums.seconds += Date().timeIntervalSince(start)
                     (position.dropoutRNG, position.plateau, position.stopper) = (context.rng, plateau, stopper)
+                    position.rankDropoutRNGs = everyRank(context.rng)
                     return true
                 }
                 let batchIndices = indices(step)
@@ -308,6 +311,7 @@ public final class FineTuner {
             let stopsEarly = stopper?.exhausted(after: monitored) == true && epoch + 1 < phase.epochs
             var resumable = position
             (resumable.dropoutRNG, resumable.plateau, resumable.stopper, resumable.history) = (context.rng, plateau, stopper, history)
+            resumable.rankDropoutRNGs = everyRank(context.rng)
             if stopsEarly || epoch + 1 == phase.epochs { resumable = position.nextPhase(history: history) }
             try events(.epochEnded(record, resumable: resumable))
             if stopsEarly {
@@ -348,12 +352,22 @@ public final class FineTuner {
             mix(parameter.value.data)
             for slot in optimizer.state(of: parameter)?.slots ?? [] { mix(slot) }
         }
-        // Four 16-bit pieces: exact as floats.
-        let pieces = (0..<4).map { Float((hash >> (16 * UInt64($0))) & 0xffff) }
-        let all = collective.gather(pieces)
-        if let rank = (0..<collective.size).first(where: { Array(all[(4 * $0)..<(4 * $0 + 4)]) != pieces }) {
+        let all = gather(hash, over: collective)
+        if let rank = all.firstIndex(where: { $0 != hash }) {
             throw ModelError("after epoch \(epoch + 1) the weights of process \(rank) differ from those of process \(collective.rank): the processes no longer train the same model")
         }
+    }
+
+    /// Every process's `value`, by rank.
+    private func gather(_ value: UInt64, over collective: Collective) -> [UInt64] {
+        // Four 16-bit pieces each: exact as floats.
+        let pieces = collective.gather((0..<4).map { Float((value >> (16 * UInt64($0))) & 0xffff) })
+        return (0..<collective.size).map { rank in (0..<4).reduce(0) { $0 | UInt64(pieces[4 * rank + $1]) << (16 * UInt64($1)) } }
+    }
+
+    /// Every process's dropout generator, so a resumed run draws the masks each would have drawn; nil for one process.
+    private func everyRank(_ rng: SeededGenerator) -> [SeededGenerator]? {
+        collective.map { gather(rng.state, over: $0).map { SeededGenerator(seed: $0) } }
     }
 
     /// Every process needs images in every step, the last (smaller) one of an epoch included.

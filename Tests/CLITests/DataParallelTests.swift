@@ -83,7 +83,8 @@ final class DataParallelTests: XCTestCase {
     }
 
     /// SIGTERM stops both processes at the same step with one resume.h5, even when it reaches only one; resumed under
-    /// mpirun, the run ends with the weights of a run that never stopped, and a single process refuses it.
+    /// mpirun, the run ends with the weights of a run that never stopped (each process's dropout masks included), and
+    /// a single process refuses it.
     func testStoppedRunResumesUnderTheSameProcessCount() throws {
         try requireMPI()
         let directory = try temporaryDirectory("mpi-stop")
@@ -91,7 +92,7 @@ final class DataParallelTests: XCTestCase {
         let data = try CLI.fashionMNISTFolders(in: directory, perClass: 32)
         let (whole, stopped) = (directory.appendingPathComponent("whole").path, directory.appendingPathComponent("stopped").path)
         let training = ["train", "--base", "resnet50", "--data", data, "--weights", "none", "--image-size", "32", "--schedule", "all:3@1e-4",
-                        "--optimizer", "sgd", "--batch-size", "8", "--val-split", "0.25", "--dropout", "0"]
+                        "--optimizer", "sgd", "--batch-size", "8", "--val-split", "0.25"]
         let uninterrupted = try mpirun(Self.oneHost, training + ["--output", whole])
         XCTAssertEqual(uninterrupted.status, 0, uninterrupted.stdout + uninterrupted.stderr)
 
