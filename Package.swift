@@ -10,7 +10,7 @@ let package = Package(
     name: "FineTune",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "FineTune", targets: ["Core", "Zoo", "KerasFiles", "ImageData", "Converters", "Export", "FineTune"]),
+        .library(name: "FineTune", targets: ["Core", "Zoo", "KerasFiles", "ImageData", "Converters", "Export", "FineTune", "DataParallel"]),
         .executable(name: "finetune", targets: ["finetune"]),
     ],
     dependencies: [
@@ -27,6 +27,7 @@ let package = Package(
         .systemLibrary(name: "CGIF", pkgConfig: "libgif", providers: [.apt(["libgif-dev"])]),
         .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
         .systemLibrary(name: "CGzip", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // oneDNN primitives behind a small C API over NHWC buffers.
         .target(name: "CKernels", dependencies: ["CDNNL"], cSettings: [.unsafeFlags(["-O3"])],
                 linkerSettings: [.linkedLibrary("dnnl")]),
@@ -59,8 +60,10 @@ let package = Package(
         // Fine-tuning runs: configuration, freezing recipes, learning-rate policies, cached features, the run folder,
         // evaluation metrics, the batched predictor and the report.
         .target(name: "FineTune", dependencies: ["Core", "Zoo", "KerasFiles", "ImageData", "Converters"]),
+        // Data-parallel training over Open MPI, when mpirun started the process: the only importer of MPI.
+        .target(name: "DataParallel", dependencies: ["Core", "CMPI"]),
         .executableTarget(name: "finetune", dependencies: [
-            "Core", "Zoo", "KerasFiles", "ImageData", "Converters", "Export", "FineTune",
+            "Core", "Zoo", "KerasFiles", "ImageData", "Converters", "Export", "FineTune", "DataParallel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fine-tuning from Swift code, without the command line.

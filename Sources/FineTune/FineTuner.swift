@@ -21,6 +21,9 @@ public struct FineTuneSettings: Sendable {
     public var earlyStoppingPatience: Int?
     /// While only the head trains, compute the frozen base's features once and train from them.
     public var cacheFeatures = true
+    /// With several processes, BatchNorm in training mode takes its statistics over the whole batch rather than
+    /// each process's share (synchronised BatchNorm: the result of one process on the global batch).
+    public var synchronizeBatchNorm = false
 
     public init() {}
 }
@@ -60,11 +63,15 @@ public struct RunPosition: Codable, Sendable {
     var order: [Int]?
     var rng: SeededGenerator
     var dropoutRNG: SeededGenerator?
+    /// Every process's dropout generator, by rank, in a data-parallel run.
+    var rankDropoutRNGs: [SeededGenerator]?
     var plateau: PlateauTracker?
     var stopper: PlateauTracker?
     var reductions = 0
     var sums = EpochSums()
     public var history: [EpochRecord] = []
+    /// Processes of the data-parallel run that saved this position; nil: one.
+    public var processes: Int?
 
     init(phase: Int = 0, rng: SeededGenerator, history: [EpochRecord] = []) {
         self.phase = phase
@@ -72,9 +79,11 @@ public struct RunPosition: Codable, Sendable {
         self.history = history
     }
 
-    /// The start of the next phase, which keeps only the shuffling generator and the history.
+    /// The start of the next phase, which keeps only the shuffling generator, the history and the process count.
     func nextPhase(history: [EpochRecord]) -> RunPosition {
-        RunPosition(phase: phase + 1, rng: rng, history: history)
+        var next = RunPosition(phase: phase + 1, rng: rng, history: history)
+        next.processes = processes
+        return next
     }
 }
 
@@ -122,12 +131,15 @@ public final class FineTuner {
     public let optimizer: Optimizer
     private let groupOfLayer: [String: String]
     private var rng: SeededGenerator
+    /// The processes of a data-parallel run; nil for one process.
+    private let collective: Collective?
     /// Pooled base features of the training images (one tensor per augmented view, or one without
     /// augmentation) and of the validation images, valid while the base is unchanged.
     private var featureCache: (train: [Tensor], validation: Tensor?)?
 
-    /// `model` is a base with a head from `Head.attach`; `groups` the architecture's layer groups.
-    public init(model: Model, groups: LayerGroups, settings: FineTuneSettings) throws {
+    /// `model` is a base with a head from `Head.attach`; `groups` the architecture's layer groups. With `collective`
+    /// every process of a data-parallel run trains on its share of each batch and all hold the same weights.
+    public init(model: Model, groups: LayerGroups, settings: FineTuneSettings, collective: Collective? = nil) throws {
         guard settings.batchSize >= 1 else { throw ConfigurationError.batchSize(settings.batchSize) }
         guard model.nodeIndex(ofLayer: "head_pool") != nil else {
             throw TrainingError("the model has no new head; attach one with Head.attach")
@@ -138,6 +150,7 @@ public final class FineTuner {
         self.optimizer = Optimizer(settings.optimizer)
         self.groupOfLayer = try self.groups.assign(model)
         self.rng = SeededGenerator(seed: settings.seed)
+        self.collective = collective
     }
 
     /// Trainable parameter count when `deepestGroup` and every later group train.
@@ -163,6 +176,16 @@ public final class FineTuner {
         }
         var position = position ?? RunPosition(rng: rng)
         guard position.phase <= recipe.phases.count else { throw TrainingError("the saved position is past the end of the schedule") }
+        if let collective {
+            try checkShares(images: train.count, processes: collective.size)
+            // Rank 0's weights and head everywhere, so every process starts from the same model.
+            for parameter in model.layers.flatMap(\.parameters) {
+                var values = parameter.value.data
+                collective.broadcast(&values)
+                parameter.value = Tensor(shape: parameter.shape, data: values)
+            }
+            position.processes = collective.size
+        }
         history = position.history
         while position.phase < recipe.phases.count {
             if try runPhase(recipe.phases[position.phase], train: train, validation: validation, position: &position,
@@ -202,10 +225,13 @@ public final class FineTuner {
             (trainingModel, trainSet, validationSet) = (model, train, validation)
         }
         let training = try GraphTraining(model: trainingModel, trainableLayers: trainableLayers)
-        var context = TrainingContext(seed: settings.seed &+ UInt64(index))
-        if let saved = position.dropoutRNG { context.rng = saved }
+        // Each process draws its own dropout masks; rank 0 (and a single process) keeps the run's seed.
+        let rank = collective?.rank ?? 0
+        var context = TrainingContext(seed: settings.seed &+ UInt64(index) &+ UInt64(rank) &* 0x9E37_79B9_7F4A_7C15)
+        if let saved = collective == nil ? position.dropoutRNG : position.rankDropoutRNGs?[rank] { context.rng = saved }
         if settings.trainBatchNorm {
             context.batchNormTraining = Set(trainable.compactMap { $0 as? BatchNormalization }.map(ObjectIdentifier.init))
+            if settings.synchronizeBatchNorm { context.batchNormSync = collective }
         }
         let rates = learningRateFactors(trainable)
         let stepsPerEpoch = (trainSet.count + settings.batchSize - 1) / settings.batchSize
@@ -226,28 +252,33 @@ public final class FineTuner {
             func indices(_ step: Int) -> [Int] {
                 Array(order[(step * settings.batchSize)..<min((step + 1) * settings.batchSize, order.count)])
             }
+            /// This process's images of a step: its share of the batch, which it alone decodes.
+            func mine(_ step: Int) -> [Int] { collective.map { Array($0.share(of: indices(step))) } ?? indices(step) }
             // The next batch is prepared on another thread while this one trains (one batch ahead at most).
             let prefetch = BatchPrefetch(trainSet)
-            prefetch.start(indices(position.step), view: view)
+            prefetch.start(mine(position.step), view: view)
             var rate = phase.learningRate
             for step in position.step..<stepsPerEpoch {
-                if shouldStop() {
+                if stopAgreed(shouldStop) {
                     _ = try? prefetch.take()
                     position.step = step
                     position.sums.seconds += Date().timeIntervalSince(start)
                     (position.dropoutRNG, position.plateau, position.stopper) = (context.rng, plateau, stopper)
+                    position.rankDropoutRNGs = everyRank(context.rng)
                     return true
                 }
                 let batchIndices = indices(step)
                 let (x, targets) = try prefetch.take()
-                if step + 1 < stepsPerEpoch { prefetch.start(indices(step + 1), view: view) }
+                if step + 1 < stepsPerEpoch { prefetch.start(mine(step + 1), view: view) }
+                if collective != nil { context.globalBatch = batchIndices.count }
                 let global = epoch * stepsPerEpoch + step
                 rate = phase.learningRate * settings.schedule.factor(step: global, totalSteps: phase.epochs * stepsPerEpoch,
                                                                      stepsPerEpoch: stepsPerEpoch, plateauReductions: position.reductions)
                 let where_ = "phase \(index + 1) (\(phase.deepestGroup)), epoch \(epoch + 1), step \(step + 1)"
                 let (loss, gradients, logits): (Float, [ObjectIdentifier: Tensor], Tensor)
                 do {
-                    (loss, gradients, logits) = try training.lossAndGradients(x, targets, loss: settings.loss, context: &context)
+                    (loss, gradients, logits) = try training.lossAndGradients(x, targets, loss: settings.loss, context: &context,
+                                                                              exchange: collective?.gradientExchange())
                 } catch let error as TrainingError where error.kind == .diverged {
                     throw TrainingError("\(error.description) at \(where_); stopped with the weights of the last good step. Lower the learning rate",
                                         kind: .diverged)
@@ -258,11 +289,11 @@ public final class FineTuner {
                 }
                 let stepRate = rate
                 let norm = optimizer.apply(gradients, to: parameters) { stepRate * rates[ObjectIdentifier($0)]! }
-                let scored = targets.correct(logits: logits)
-                position.sums.add(loss: Double(loss + optimizer.penalty(parameters)) * Double(batchIndices.count),
+                let (stepLoss, scored) = wholeBatch(loss: loss, scored: targets.correct(logits: logits))
+                position.sums.add(loss: Double(stepLoss + optimizer.penalty(parameters)) * Double(batchIndices.count),
                                   correct: scored.correct, total: scored.total)
                 let seen = min((step + 1) * settings.batchSize, trainSet.count) - position.step * settings.batchSize
-                try events(.step(phase: index, epoch: epoch, step: step, steps: stepsPerEpoch, loss: loss, learningRate: stepRate,
+                try events(.step(phase: index, epoch: epoch, step: step, steps: stepsPerEpoch, loss: stepLoss, learningRate: stepRate,
                              gradientNorm: norm, accuracy: Float(position.sums.correct) / Float(max(position.sums.total, 1)),
                              imagesPerSecond: Double(seen) / max(Date().timeIntervalSince(start), 1e-9)))
             }
@@ -276,6 +307,7 @@ public final class FineTuner {
             }
             record.seconds = sums.seconds + Date().timeIntervalSince(start)
             record.imagesPerSecond = Double(trainSet.count) / max(record.seconds, 1e-9)
+            try checkSameState(parameters, epoch: epoch)
             history.append(record)
             (position.epoch, position.step, position.order) = (epoch + 1, 0, nil)
             let monitored = record.validationLoss ?? record.loss
@@ -283,6 +315,7 @@ public final class FineTuner {
             let stopsEarly = stopper?.exhausted(after: monitored) == true && epoch + 1 < phase.epochs
             var resumable = position
             (resumable.dropoutRNG, resumable.plateau, resumable.stopper, resumable.history) = (context.rng, plateau, stopper, history)
+            resumable.rankDropoutRNGs = everyRank(context.rng)
             if stopsEarly || epoch + 1 == phase.epochs { resumable = position.nextPhase(history: history) }
             try events(.epochEnded(record, resumable: resumable))
             if stopsEarly {
@@ -292,6 +325,61 @@ public final class FineTuner {
         }
         if !headOnly { featureCache = nil }
         return false
+    }
+
+    /// Whether to stop before this step: asked of every process, and all stop at the same step if any was asked
+    /// (a signal reaches the processes of `mpirun` at slightly different times).
+    private func stopAgreed(_ shouldStop: () -> Bool) -> Bool {
+        guard let collective else { return shouldStop() }
+        var votes = [shouldStop() ? 1.0 : 0]
+        collective.sum(&votes)
+        return votes[0] > 0
+    }
+
+    /// The step's loss and hits over the whole batch: each process's share holds its part of the mean.
+    private func wholeBatch(loss: Float, scored: (correct: Int, total: Int)) -> (Float, (correct: Int, total: Int)) {
+        guard let collective else { return (loss, scored) }
+        var sums = [Double(loss), Double(scored.correct), Double(scored.total)]
+        collective.sum(&sums)
+        return (Float(sums[0]), (Int(sums[1]), Int(sums[2])))
+    }
+
+    /// After an epoch every process must hold the same bits of every trained weight and its optimizer state; a
+    /// process that drifted would make the checkpoints (rank 0's) stand for a run that did not happen.
+    private func checkSameState(_ parameters: [Parameter], epoch: Int) throws {
+        guard let collective else { return }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a over the float bits
+        func mix(_ values: [Float]) {
+            for v in values { hash = (hash ^ UInt64(v.bitPattern)) &* 0x100_0000_01b3 }
+        }
+        for parameter in parameters {
+            mix(parameter.value.data)
+            for slot in optimizer.state(of: parameter)?.slots ?? [] { mix(slot) }
+        }
+        let all = gather(hash, over: collective)
+        if let rank = all.firstIndex(where: { $0 != hash }) {
+            throw TrainingError("after epoch \(epoch + 1) the weights of process \(rank) differ from those of process \(collective.rank): the processes no longer train the same model")
+        }
+    }
+
+    /// Every process's `value`, by rank.
+    private func gather(_ value: UInt64, over collective: Collective) -> [UInt64] {
+        // Four 16-bit pieces each: exact as floats.
+        let pieces = collective.gather((0..<4).map { Float((value >> (16 * UInt64($0))) & 0xffff) })
+        return (0..<collective.size).map { rank in (0..<4).reduce(0) { $0 | UInt64(pieces[4 * rank + $1]) << (16 * UInt64($1)) } }
+    }
+
+    /// Every process's dropout generator, so a resumed run draws the masks each would have drawn; nil for one process.
+    private func everyRank(_ rng: SeededGenerator) -> [SeededGenerator]? {
+        collective.map { gather(rng.state, over: $0).map { SeededGenerator(seed: $0) } }
+    }
+
+    /// Every process needs images in every step, the last (smaller) one of an epoch included.
+    private func checkShares(images: Int, processes: Int) throws {
+        let last = images % settings.batchSize
+        let smallest = min(settings.batchSize, last == 0 ? settings.batchSize : last)
+        guard smallest < processes else { return }
+        throw TrainingError("a batch of \(smallest) images cannot be shared by \(processes) processes: every process needs at least one image of every batch (the batch size is the whole batch, shared among them)")
     }
 
     private var patience: Int {
@@ -331,16 +419,21 @@ public final class FineTuner {
         return features
     }
 
+    /// The outputs of `model` for every image; with several processes each computes its share and all gather them.
     private func predictAll(_ model: Model, _ images: LabeledImages, view: Int?) throws -> Tensor {
         var rows: [Float] = []
-        var shape: [Int] = []
-        for start in stride(from: 0, to: images.count, by: settings.batchSize) {
-            let (x, _) = try images.batch(Array(start..<min(start + settings.batchSize, images.count)), view: view)
-            let y = try model.predict(x)
-            rows += y.data
-            shape = Array(y.shape.dropFirst())
+        for batch in batches(of: images) {
+            let (x, _) = try images.batch(batch, view: view)
+            rows += try model.predict(x).data
         }
-        return Tensor(shape: [images.count] + shape, data: rows)
+        return Tensor(shape: [images.count] + model.outputShape, data: collective?.gather(rows) ?? rows)
+    }
+
+    /// This process's images of `images` (all of them for one process), in batches.
+    private func batches(of images: LabeledImages) -> [[Int]] {
+        let all = Array(0..<images.count)
+        let mine = collective.map { Array($0.share(of: all)) } ?? all
+        return stride(from: 0, to: mine.count, by: settings.batchSize).map { Array(mine[$0..<min($0 + settings.batchSize, mine.count)]) }
     }
 
     /// Every image's targets, read a batch at a time so the images never all sit in memory at once.
@@ -365,13 +458,18 @@ public final class FineTuner {
         }
         let features = model.prefix(through: model.nodes[model.output].inputs[0])
         var (lossSum, hits, total) = (0.0, 0, 0)
-        for start in stride(from: 0, to: images.count, by: settings.batchSize) {
-            let (x, targets) = try images.batch(Array(start..<min(start + settings.batchSize, images.count)))
+        for batch in batches(of: images) {
+            let (x, targets) = try images.batch(batch)
             let logits = try head.logits(try features.predict(x))
             lossSum += Double(try settings.loss.evaluate(logits: logits, targets: targets).value) * Double(x.batch)
             let scored = targets.correct(logits: logits)
             hits += scored.correct
             total += scored.total
+        }
+        if let collective {
+            var sums = [lossSum, Double(hits), Double(total)]
+            collective.sum(&sums)
+            (lossSum, hits, total) = (sums[0], Int(sums[1]), Int(sums[2]))
         }
         return (Float(lossSum / Double(max(images.count, 1))), Float(hits) / Float(max(total, 1)))
     }

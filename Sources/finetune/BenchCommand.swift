@@ -1,5 +1,6 @@
 import ArgumentParser
 import Core
+import DataParallel
 import FineTune
 import Foundation
 import ImageData
@@ -51,6 +52,9 @@ struct BenchCommand: ParsableCommand {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
         if images < 1 { throw ValidationError("--images must be at least 1") }
+        if let processes, batchSize < processes.size {
+            throw ValidationError("--batch-size \(batchSize) is smaller than the \(processes.size) processes: each needs at least one image")
+        }
         if mode == .data && data == nil { throw ValidationError("--mode data needs --data FOLDER") }
         try validateImageSize(imageSize, base: base)
     }
@@ -89,20 +93,30 @@ struct BenchCommand: ParsableCommand {
             print("\(label) inference, batch \(batchSize): median \(String(format: "%.3f", seconds)) s per batch over \(iterations)")
             print("images/s: \(String(format: "%.2f", Double(batchSize) / seconds))")
         case .train:
-            let x = randomBatch(batchSize)
-            let labels = Targets.classes((0..<batchSize).map { $0 % 1000 })
+            // Under mpirun each process trains its share of the batch and the gradients are summed over all.
+            let share = processes.map { $0.share(of: Array(0..<batchSize)).count } ?? batchSize
+            let x = randomBatch(share)
+            let labels = Targets.classes((0..<share).map { $0 % 1000 })
             let training = try GraphTraining(model: model, trainableLayers: Set(model.layers.map(ObjectIdentifier.init)))
             var context = TrainingContext(seed: 3)
             context.batchNormTraining = Set(model.layers.compactMap { $0 as? BatchNormalization }.map(ObjectIdentifier.init))
+            if processes != nil { context.globalBatch = batchSize }
             let optimizer = Optimizer(OptimizerSettings(.sgd))
             let parameters = model.layers.flatMap(\.parameters).filter(\.trainable)
             let step = {
-                let (_, gradients, _) = try training.lossAndGradients(x, labels, loss: Loss(.softmaxCrossEntropy), context: &context)
+                let (_, gradients, _) = try training.lossAndGradients(x, labels, loss: Loss(.softmaxCrossEntropy), context: &context,
+                                                                      exchange: processes?.gradientExchange())
                 optimizer.apply(gradients, to: parameters) { _ in 1e-3 }
             }
             let seconds = try median(step)
+            let memory = processes?.gather([Float(ProcessMemory.peakGB)]) ?? [Float(ProcessMemory.peakGB)]
+            guard processes?.rank ?? 0 == 0 else { return }
             print("\(label) training step (all layers, BatchNorm training), batch \(batchSize): median \(String(format: "%.3f", seconds)) s over \(iterations)")
-            print("peak memory: \(String(format: "%.2f", ProcessMemory.peakGB)) GB")
+            if let processes {
+                let wait = processes.waitSeconds / Double(max(processes.exchanges, 1))
+                print("\(processes.size) processes, \(share) images each; waiting for the gradient sum: \(String(format: "%.3f", wait)) s per step (mean over \(processes.exchanges) steps)")
+            }
+            print("peak memory: \(memory.map { String(format: "%.2f", $0) }.joined(separator: ", ")) GB\(memory.count > 1 ? " (per process)" : "")")
             print("images/s: \(String(format: "%.2f", Double(batchSize) / seconds))")
         case .head:
             let data = try InMemoryImages(images: randomBatch(images), targets: .classes((0..<images).map { $0 % 10 }))

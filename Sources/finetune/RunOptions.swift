@@ -134,12 +134,15 @@ struct OptimizerOptions: ParsableArguments {
     @Flag(name: .long, inversion: .prefixedNo, help: "Let unfrozen BatchNorm layers use batch statistics and update their moving statistics (default: off for a pretrained base, as Keras' transfer-learning guide prescribes; on with --weights none, as Keras trains from scratch).")
     var trainBn: Bool?
 
+    @Flag(name: .long, help: "Under mpirun: BatchNorm in training mode takes its statistics over the whole batch, every process's share, as one process would (default: each process over its own share).")
+    var syncBn = false
+
     @Option(name: .long, help: "Seed of the split, the head's initial weights, shuffling and dropout.")
     var seed: UInt64 = 0
 
     var values: [String] {
         ["\(lr)", "\(baseLrMult as Any)", optimizer.rawValue, "\(momentum as Any)", "\(weightDecay as Any)", "\(clipNorm as Any)", "\(l1)", "\(l2)",
-         "\(batchSize)", "\(labelSmoothing)", classWeights.rawValue, "\(trainBn as Any)", "\(seed)"]
+         "\(batchSize)", "\(labelSmoothing)", classWeights.rawValue, "\(trainBn as Any)", "\(syncBn)", "\(seed)"]
     }
 
     func validate() throws {
@@ -167,6 +170,7 @@ struct OptimizerOptions: ParsableArguments {
         config.labelSmoothing = labelSmoothing
         config.classWeighting = classWeights
         config.trainBatchNorm = trainBn
+        config.synchronizeBatchNorm = syncBn ? true : nil
         config.seed = seed
     }
 }

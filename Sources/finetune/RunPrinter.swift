@@ -21,14 +21,22 @@ struct RunPrinter {
         printer.batchSize = run.configuration.batchSize
         printer.phaseCount = run.configuration.phases.count
         let stop = StopRequest()
+        // Under mpirun rank 0 alone prints; every process names itself in an error, so a failing one is known.
+        let rank = run.collective?.rank ?? 0
         let result: RunResult
         do {
-            result = try run.run(resume: resume, events: { try printer.show($0) }, shouldStop: stop.requested)
+            result = try run.run(resume: resume, events: { if rank == 0 { try printer.show($0) } }, shouldStop: stop.requested)
         } catch let error as RunError {
             printer.steps.finish()
-            throw CommandError(describe(error))
+            throw CommandError(processName(run) + describe(error))
+        } catch where run.collective != nil {
+            throw CommandError(processName(run) + "\(CommandWords.translate(error))")
         }
         let output = run.folder.path
+        if rank != 0 {
+            if case .stopped = result { throw ExitCode(130) }
+            return result
+        }
         switch result {
         case .stopped(let position):
             printer.steps.finish()
@@ -53,6 +61,11 @@ struct RunPrinter {
             }
         }
         return result
+    }
+
+    /// "rank R of N: " under mpirun, nothing for one process.
+    private static func processName(_ run: TrainingRun) -> String {
+        run.collective.map { "rank \($0.rank) of \($0.size): " } ?? ""
     }
 
     private static func describe(_ error: RunError) -> String {

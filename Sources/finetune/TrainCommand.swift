@@ -1,5 +1,6 @@
 import ArgumentParser
 import Converters
+import DataParallel
 import Core
 import FineTune
 import Foundation
@@ -102,6 +103,17 @@ struct TrainCommand: ParsableCommand {
         return config
     }
 
+    /// The new run's folder, made by rank 0 alone under mpirun and told to the other processes.
+    private func runFolder() throws -> String {
+        guard let processes else { return try output.folder(named: base!.rawValue, files: RunDirectory.trainingFiles) }
+        var bytes = processes.rank == 0 ? Array(try output.folder(named: base!.rawValue, files: RunDirectory.trainingFiles).utf8).map(Float.init) : []
+        var length = [Float(bytes.count)]
+        processes.broadcast(&length)
+        bytes += [Float](repeating: 0, count: Int(length[0]) - bytes.count)
+        processes.broadcast(&bytes)
+        return String(decoding: bytes.map { UInt8($0) }, as: UTF8.self)
+    }
+
     /// Flags given that this run cannot use, said before it starts rather than ignored in silence.
     private var ignoredFlags: [String] {
         guard schedule.schedule != nil, schedule.epochs != nil || schedule.freezeEpochs != nil else { return [] }
@@ -111,20 +123,20 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         if let threads { setenv("OMP_NUM_THREADS", "\(threads)", 1) }
         guard let resume else {
-            let folder = RunFolder(try output.folder(named: base!.rawValue, files: RunDirectory.trainingFiles))
+            let folder = RunFolder(try runFolder())
             for note in ignoredFlags { log("warning: \(note)") }
-            try RunPrinter.train(TrainingRun(try runConfiguration(), folder: folder), resume: false)
+            try RunPrinter.train(TrainingRun(try runConfiguration(), folder: folder, collective: processes), resume: false)
             return
         }
         let folder = RunFolder(resume)
         switch try folder.savedStart() {
         case .configuration(let config):
-            log("resuming \(resume) with: \(RunPrinter.flags(config).joined(separator: " "))")
-            try RunPrinter.train(TrainingRun(config, folder: folder), resume: true)
+            if processes?.rank ?? 0 == 0 { log("resuming \(resume) with: \(RunPrinter.flags(config).joined(separator: " "))") }
+            try RunPrinter.train(TrainingRun(config, folder: folder, collective: processes), resume: true)
         case .arguments(let arguments):
             // A state saved by an older version, from its command line.
             log("resuming \(resume) with: \(arguments.joined(separator: " "))")
-            try RunPrinter.train(TrainingRun(try TrainCommand.parse(arguments).runConfiguration(), folder: folder), resume: true)
+            try RunPrinter.train(TrainingRun(try TrainCommand.parse(arguments).runConfiguration(), folder: folder, collective: processes), resume: true)
         }
     }
 }

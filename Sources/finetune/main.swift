@@ -1,5 +1,6 @@
 import ArgumentParser
 import Core
+import DataParallel
 import Foundation
 
 struct FineTuneCommand: ParsableCommand {
@@ -26,5 +27,9 @@ do {
     var command = try FineTuneCommand.parseAsRoot()
     try command.run()
 } catch {
+    // Processes of a run that stopped together leave MPI together; any other failure exits at once, and mpirun
+    // then ends the other processes rather than leave them waiting for this one.
+    if let code = error as? ExitCode, code == ExitCode(130) { processes?.finalize() }
     FineTuneCommand.exit(withError: CommandWords.translate(error))
 }
+processes?.finalize()

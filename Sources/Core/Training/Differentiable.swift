@@ -8,6 +8,11 @@ public struct TrainingContext {
     /// Dropout is active while training.
     public var dropoutActive = true
     public var rng: SeededGenerator
+    /// Images in the whole step when this process trains a share of it (data-parallel): the loss is their mean.
+    public var globalBatch: Int?
+    /// BatchNorm in training mode takes its statistics over the batches of all these processes (synchronised
+    /// BatchNorm); nil: over this process's batch alone.
+    public var batchNormSync: Collective?
 
     public init(seed: UInt64) { rng = SeededGenerator(seed: seed) }
 
@@ -28,15 +33,18 @@ public struct BackwardPass {
     public let needsInputGradients: [Bool]
     /// Whether parameter gradients are needed (false for frozen layers: no weight-gradient work).
     public let needsParameterGradients: Bool
+    /// The processes whose batches synchronised BatchNorm's statistics in the forward pass.
+    public let batchNormSync: Collective?
 
     public init(inputs: [Tensor], output: Tensor, gradient: Tensor, saved: [Tensor],
-                needsInputGradients: [Bool], needsParameterGradients: Bool) {
+                needsInputGradients: [Bool], needsParameterGradients: Bool, batchNormSync: Collective? = nil) {
         self.inputs = inputs
         self.output = output
         self.gradient = gradient
         self.saved = saved
         self.needsInputGradients = needsInputGradients
         self.needsParameterGradients = needsParameterGradients
+        self.batchNormSync = batchNormSync
     }
 }
 

@@ -12,6 +12,8 @@ public struct GraphTraining {
     private let keptForBackward: [Bool]
     /// The last node that reads each node's output in the forward pass.
     private let lastReader: [Int]
+    /// Nodes after whose backward pass their layer's parameter gradients are final (a layer's first node).
+    private let completesLayer: [Bool]
 
     public init(model: Model, trainableLayers: Set<ObjectIdentifier>) throws {
         ck_keep_freed_memory()
@@ -37,6 +39,11 @@ public struct GraphTraining {
         kept[model.output] = true
         keptForBackward = kept
         lastReader = last
+        var firstNode: [ObjectIdentifier: Int] = [:]
+        for (index, node) in model.nodes.enumerated() where firstNode[ObjectIdentifier(node.layer)] == nil {
+            firstNode[ObjectIdentifier(node.layer)] = index
+        }
+        completesLayer = model.nodes.indices.map { firstNode[ObjectIdentifier(model.nodes[$0].layer)] == $0 }
     }
 
     public func isTrainable(_ layer: any Layer) -> Bool { trainableLayers.contains(ObjectIdentifier(layer)) }
@@ -45,7 +52,10 @@ public struct GraphTraining {
     private static let released = Tensor(shape: [0], data: [])
 
     /// The loss on a batch, the gradient of every trainable parameter, and the logits the loss saw.
-    public func lossAndGradients(_ x: Tensor, _ targets: Targets, loss: Loss, context: inout TrainingContext) throws
+    /// With `exchange` (a data-parallel step) each layer's gradients join the sum over the processes as soon as
+    /// backward has them, and the gradients returned are that sum.
+    public func lossAndGradients(_ x: Tensor, _ targets: Targets, loss: Loss, context: inout TrainingContext,
+                                 exchange: GradientExchange? = nil) throws
         -> (loss: Float, gradients: [ObjectIdentifier: Tensor], logits: Tensor) {
         let nodes = model.nodes
         guard x.batch > 0 else { throw ModelError("the batch is empty") }
@@ -71,7 +81,7 @@ public struct GraphTraining {
                 outputs[input] = GraphTraining.released
             }
         }
-        let (value, logitGradient) = try loss.evaluate(logits: outputs[model.output]!, targets: targets)
+        let (value, logitGradient) = try loss.evaluate(logits: outputs[model.output]!, targets: targets, meanOver: context.globalBatch)
         guard value.isFinite else { throw TrainingError("the loss is \(value)", kind: .diverged) }
 
         // Backward in reverse order, summing gradients where a tensor fans out.
@@ -96,7 +106,7 @@ public struct GraphTraining {
                 let layer = node.layer as! any Differentiable
                 result = try layer.backward(BackwardPass(inputs: inputs, output: outputs[index]!, gradient: gradient,
                                                          saved: saved[index], needsInputGradients: wantsInputs,
-                                                         needsParameterGradients: trains))
+                                                         needsParameterGradients: trains, batchNormSync: context.batchNormSync))
             }
             gradients[index] = nil
             saved[index] = []
@@ -104,13 +114,19 @@ public struct GraphTraining {
                 for (parameter, g) in zip(node.layer.parameters, result.parameters) where parameter.trainable {
                     parameterGradients[ObjectIdentifier(parameter), default: Tensor(zeros: parameter.shape)].add(g)
                 }
+                if let exchange, completesLayer[index] {
+                    for parameter in node.layer.parameters where parameter.trainable {
+                        exchange.add(ObjectIdentifier(parameter), parameterGradients[ObjectIdentifier(parameter)]!)
+                    }
+                }
             }
+            exchange?.progress()
             for (input, g) in zip(node.inputs, result.inputs) {
                 guard let g, needsGradient[input] else { continue }
                 if gradients[input] == nil { gradients[input] = g } else { gradients[input]!.add(g) }
             }
         }
-        return (value, parameterGradients, outputs[model.output]!)
+        return (value, exchange?.finish() ?? parameterGradients, outputs[model.output]!)
     }
 }
 

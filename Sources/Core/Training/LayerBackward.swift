@@ -229,9 +229,12 @@ extension BatchNormalization: Differentiable {
         let c = x.shape.last!
         let (gamma, beta) = affineParameters()
         var mean = [Float](repeating: 0, count: c), variance = mean
+        // Synchronised: the statistics of every process's batch, given to oneDNN as fixed ones.
+        var rows: Float?
+        if let sync = context.batchNormSync { (mean, variance, rows) = Self.statistics(of: x, over: sync) }
         let y = try Tensor(uninitialized: x.shape) { out in
-            try kernelCheck(ck_bnorm_forward(x.data, out, x.count / c, Int32(c), epsilon, 1, gamma, beta, &mean, &variance),
-                            "\(name) forward")
+            try kernelCheck(ck_bnorm_forward(x.data, out, x.count / c, Int32(c), epsilon, rows == nil ? 1 : 0, gamma, beta,
+                                             &mean, &variance), "\(name) forward")
         }
         let momentum: Float = 0.99
         let (movingMean, movingVariance) = (statistics.mean, statistics.variance)
@@ -239,20 +242,67 @@ extension BatchNormalization: Differentiable {
         movingVariance.value = Tensor(shape: [c], data: (0..<c).map {
             movingVariance.value.data[$0] * momentum + variance[$0] * (1 - momentum)
         })
-        return (y, [Tensor(shape: [c], data: mean), Tensor(shape: [c], data: variance)])
+        let saved = [Tensor(shape: [c], data: mean), Tensor(shape: [c], data: variance)]
+        return (y, saved + (rows.map { [Tensor(shape: [1], data: [$0])] } ?? []))
+    }
+
+    /// Per-channel mean and biased variance over the rows of every process, and that row count.
+    private static func statistics(of x: Tensor, over sync: Collective) -> (mean: [Float], variance: [Float], rows: Float) {
+        let c = x.shape.last!
+        var sums = [Double](repeating: 0, count: 2 * c + 1)  // Σx, Σx², rows
+        x.data.withUnsafeBufferPointer { p in
+            for row in 0..<(p.count / c) {
+                for k in 0..<c {
+                    let v = Double(p[row * c + k])
+                    sums[k] += v
+                    sums[c + k] += v * v
+                }
+            }
+        }
+        sums[2 * c] = Double(x.count / c)
+        sync.sum(&sums)
+        let rows = sums[2 * c]
+        let mean = (0..<c).map { sums[$0] / rows }
+        return (mean.map(Float.init), (0..<c).map { Float(max(sums[c + $0] / rows - mean[$0] * mean[$0], 0)) }, Float(rows))
     }
 
     public func backward(_ pass: BackwardPass) throws -> LayerGradients {
         let x = pass.inputs[0], dy = pass.gradient
         let c = x.shape.last!
-        let training = pass.saved.count == 2
+        let training = pass.saved.count >= 2
+        // Synchronised statistics are constants to oneDNN, which then gives this process's Σdy and Σdy·x̂; the input
+        // gradient, which needs them summed over every process, is computed below.
+        let synchronised = pass.saved.count == 3
         let mean = training ? pass.saved[0].data : statistics.mean.value.data
         let variance = training ? pass.saved[1].data : statistics.variance.value.data
+        let gamma = affineParameters().gamma
         var dGamma = [Float](repeating: 0, count: c), dBeta = dGamma
-        let dx = try Tensor(uninitialized: x.shape) { dxp in
-            try kernelCheck(ck_bnorm_backward(x.data, dy.data, x.count / c, Int32(c), epsilon, training ? 1 : 0,
-                                              affineParameters().gamma, mean, variance, dxp, &dGamma, &dBeta),
+        var dx = try Tensor(uninitialized: x.shape) { dxp in
+            try kernelCheck(ck_bnorm_backward(x.data, dy.data, x.count / c, Int32(c), epsilon, training && !synchronised ? 1 : 0,
+                                              gamma, mean, variance, dxp, &dGamma, &dBeta),
                             "\(name) backward")
+        }
+        if synchronised, let sync = pass.batchNormSync {
+            var sums = (dBeta + dGamma).map(Double.init)  // Σdy, Σdy·x̂ of this process
+            sync.sum(&sums)
+            let rows = Double(pass.saved[2].data[0])
+            let inverse = variance.map { 1 / ($0 + epsilon).squareRoot() }
+            let meanGradient = (0..<c).map { Float(sums[$0] / rows) }
+            let meanProduct = (0..<c).map { Float(sums[c + $0] / rows) }
+            // γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)), the means over every process, from dy as oneDNN does.
+            x.data.withUnsafeBufferPointer { xp in
+                dy.data.withUnsafeBufferPointer { dyp in
+                    dx.data.withUnsafeMutableBufferPointer { dxp in
+                        for row in 0..<(xp.count / c) {
+                            for k in 0..<c {
+                                let i = row * c + k
+                                let normalized = (xp[i] - mean[k]) * inverse[k]
+                                dxp[i] = gamma[k] * inverse[k] * (dyp[i] - meanGradient[k] - normalized * meanProduct[k])
+                            }
+                        }
+                    }
+                }
+            }
         }
         var result = LayerGradients(inputs: [pass.needsInputGradients[0] ? dx : nil])
         if pass.needsParameterGradients {

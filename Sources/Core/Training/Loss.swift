@@ -31,11 +31,13 @@ public struct Loss: Sendable {
         self.classWeights = classWeights
     }
 
-    /// The mean loss over the batch and its gradient with respect to the logits.
-    public func evaluate(logits: Tensor, targets: Targets) throws -> (value: Float, gradient: Tensor) {
-        let (n, k) = (logits.batch, logits.count / max(logits.batch, 1))
-        guard n > 0 else { throw ModelError("the batch is empty") }
-        guard targets.count == n else { throw ModelError("\(targets.count) labels for a batch of \(n) images") }
+    /// The mean loss over the batch and its gradient with respect to the logits. With `meanOver` the batch is one
+    /// process's share of a larger one: its sum is divided by the larger batch's size, so the shares add up.
+    public func evaluate(logits: Tensor, targets: Targets, meanOver: Int? = nil) throws -> (value: Float, gradient: Tensor) {
+        let (rows, k) = (logits.batch, logits.count / max(logits.batch, 1))
+        guard rows > 0 else { throw ModelError("the batch is empty") }
+        let n = meanOver ?? rows
+        guard targets.count == rows else { throw ModelError("\(targets.count) labels for a batch of \(rows) images") }
         var gradient = Tensor(zeros: logits.shape)
         var total = 0.0
         switch (kind, targets) {

@@ -93,6 +93,9 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
     public var batchSize = 32
     /// Unfrozen BatchNorm layers use batch statistics; nil: only when training from scratch.
     public var trainBatchNorm: Bool?
+    /// In a data-parallel run, those statistics are over the whole batch rather than each process's share
+    /// (nil, as in states saved before it existed: each process's own).
+    public var synchronizeBatchNorm: Bool?
     public var dropout: Float = 0.2
     public var hidden: Int?
     public var labelSmoothing: Float = 0

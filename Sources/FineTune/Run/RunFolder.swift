@@ -72,6 +72,8 @@ public enum RunError: UserFacingError {
     /// Files could not be used and the run was asked to be strict.
     case unusableFiles(String, count: Int)
     case multiLabelClassWeights
+    /// A data-parallel run resumed with another number of processes than it saved its state with.
+    case processCountChanged(String, saved: Int, now: Int)
 
     public var description: String {
         switch self {
@@ -87,6 +89,8 @@ public enum RunError: UserFacingError {
             "\(count) files in \(data) cannot be used (listed above); fix or remove them"
         case .multiLabelClassWeights:
             "class weights apply to single-label data only"
+        case .processCountChanged(let folder, let saved, let now):
+            "the run in \(folder) was saved by \(saved) process\(saved == 1 ? "" : "es"), not \(now): resume it with \(saved), since the batch shares, the random state of each process and its checkpoints follow that number"
         }
     }
 }

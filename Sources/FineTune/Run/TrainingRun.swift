@@ -89,11 +89,18 @@ public enum RunResult: Sendable {
 public struct TrainingRun {
     public let configuration: RunConfiguration
     public let folder: RunFolder
+    /// The processes of a data-parallel run (nil: one process). Rank 0 alone loads the starting weights and
+    /// writes the folder's files; every process reads the data and, resuming, the folder's state.
+    public let collective: Collective?
 
-    public init(_ configuration: RunConfiguration, folder: RunFolder) {
+    public init(_ configuration: RunConfiguration, folder: RunFolder, collective: Collective? = nil) {
         self.configuration = configuration
         self.folder = folder
+        self.collective = collective
     }
+
+    /// This process writes the run's files.
+    private var writes: Bool { (collective?.rank ?? 0) == 0 }
 
     /// The run that stopped in `folder`, with the configuration it started with.
     public static func resuming(_ folder: RunFolder) throws -> TrainingRun {
@@ -136,11 +143,14 @@ public struct TrainingRun {
         }
         for skip in skipped { try note(.skipped(skip)) }
         if resume { try data.restoreSplit(from: folder.split, below: config.data.path, notes: note) }
-        try data.saveSplit(to: folder.split, below: config.data.path)
-        try writeJSON(skipped, to: folder.skipped)
+        if writes {
+            try data.saveSplit(to: folder.split, below: config.data.path)
+            try writeJSON(skipped, to: folder.skipped)
+        }
         guard data.train.classes.count >= 2 else { throw RunError.tooFewClasses(config.data.path, data.train.classes.first) }
 
-        if !resume { try loadBaseWeights(backbone, spec: spec, note: note) }
+        // The other processes receive rank 0's weights when training starts.
+        if !resume && writes { try loadBaseWeights(backbone, spec: spec, note: note) }
         var head = HeadOptions(classes: data.train.classes.count)
         head.dropout = config.dropout
         head.hidden = config.hidden
@@ -159,9 +169,10 @@ public struct TrainingRun {
         settings.trainBatchNorm = config.batchNormTrains
         settings.seed = config.seed
         settings.earlyStoppingPatience = config.earlyStopping
+        settings.synchronizeBatchNorm = config.synchronizeBatchNorm == true
         settings.loss = multiLabel ? Loss(.sigmoidBinaryCrossEntropy, labelSmoothing: config.labelSmoothing)
             : Loss(.softmaxCrossEntropy, labelSmoothing: config.labelSmoothing, classWeights: classWeights)
-        let tuner = try FineTuner(model: model, groups: config.base.layerGroups, settings: settings)
+        let tuner = try FineTuner(model: model, groups: config.base.layerGroups, settings: settings, collective: collective)
 
         var train = FolderImages(folder: data.train, indices: data.trainIndices, preprocessing: preprocessing, multiLabel: multiLabel)
         train.augmentation = config.augmentation
@@ -179,8 +190,10 @@ public struct TrainingRun {
             let saved = try TrainingState.load(folder.resumeState.path, into: model, optimizer: tuner.optimizer,
                                                attributes: [RunFolder.positionAttribute])
             position = try JSONDecoder().decode(RunPosition.self, from: Data(saved[RunFolder.positionAttribute]!.utf8))
+            let (before, now) = (position?.processes ?? 1, collective?.size ?? 1)
+            if before != now { throw RunError.processCountChanged(folder.path, saved: before, now: now) }
         }
-        let history = HistoryWriter(directory: folder.url, records: position?.history ?? [])
+        let history = writes ? HistoryWriter(directory: folder.url, records: position?.history ?? []) : nil
         var best = (position?.history ?? []).map(config.monitor.score).max() ?? -Float.infinity
         let configurationText = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
         func saveState(_ position: RunPosition) throws {
@@ -189,18 +202,19 @@ public struct TrainingRun {
                 RunFolder.configurationAttribute: configurationText,
             ], to: folder.resumeState.path)
         }
-        let stepLog = StepLog(directory: folder.url, resumingAt: position)
-        if let failure = stepLog.failure { try note(.stepLogFailed(failure)) }
+        let stepLog = writes ? StepLog(directory: folder.url, resumingAt: position) : nil
+        if let failure = stepLog?.failure { try note(.stepLogFailed(failure)) }
         let outcome = try tuner.run(recipe, train: train, validation: validation, from: position, shouldStop: shouldStop, events: { event in
             for failure in train.folder.lateFailures.take() + (validation?.folder.lateFailures.take() ?? []) {
                 try note(.imageReplaced(failure))
             }
             switch event {
             case .step(let phase, let epoch, let step, _, let loss, let learningRate, let norm, _, _):
-                if let failure = stepLog.append(phase: phase, epoch: epoch, step: step, learningRate: learningRate, loss: loss, gradientNorm: norm) {
+                if let failure = stepLog?.append(phase: phase, epoch: epoch, step: step, learningRate: learningRate, loss: loss, gradientNorm: norm) {
                     try note(.stepLogFailed(failure))
                 }
             case .epochEnded(let record, let resumable):
+                guard let history else { break }
                 // A file that cannot be written (a full disk) ends the run: training on would only claim
                 // checkpoints that are not there. The last resume.h5 written stays whole.
                 do {
@@ -222,6 +236,7 @@ public struct TrainingRun {
             }
             try events(.training(event))
         })
+        guard let history else { return try otherProcessResult(outcome, tuner: tuner, validated: validation != nil, skipped: skipped) }
         try history.write()
         if case .stopped(let position) = outcome {
             try saveState(position)
@@ -237,6 +252,13 @@ public struct TrainingRun {
         }
         let bestEpoch = tuner.history.max { config.monitor.score($0) < config.monitor.score($1) }
         return .finished(best: bestEpoch, validated: validation != nil, history: tuner.history, skipped: skipped, reportWritten: reportWritten)
+    }
+
+    /// How the run ended for a process that writes nothing.
+    private func otherProcessResult(_ outcome: RunOutcome, tuner: FineTuner, validated: Bool, skipped: [ImageFolder.Skipped]) throws -> RunResult {
+        if case .stopped(let position) = outcome { return .stopped(position) }
+        let best = tuner.history.max { configuration.monitor.score($0) < configuration.monitor.score($1) }
+        return .finished(best: best, validated: validated, history: tuner.history, skipped: skipped, reportWritten: true)
     }
 
     private func loadBaseWeights(_ backbone: Model, spec: Manifest.Model, note: (RunNote) throws -> Void) throws {
