@@ -54,7 +54,7 @@ struct PhaseList: ExpressibleByArgument {
 
 /// The number format of every command that computes.
 struct PrecisionOptions: ParsableArguments {
-    @Option(name: .long, help: "float32 (the default) or bf16: bfloat16 convolutions and activations with float32 weights and statistics, where the processor has native bfloat16 (avx512_bf16); without it the command says so and runs float32.")
+    @Option(name: .long, help: "float32 (the default) or bf16. This build computes in float32 only: bf16 says in one line why (a processor without native bfloat16, avx512_bf16, or no bfloat16 kernels yet) and runs float32.")
     var precision: Precision = .float32
 
     var values: [String] { [precision.rawValue] }
