@@ -72,8 +72,16 @@ for round in $(seq "$rounds"); do
       record "$model" ours head 32 "$($finetune bench --base "$model" --mode head --batch-size 32 --image-size "$size" --images 256)"
       record "$model" tf head 32 "$(python3 scripts/bench_tensorflow.py "$model" 32 "$size" 1 head 256 2>/dev/null)"
     fi
-    python3 scripts/bench_onnx.py "$model" "$size" "$iterations" "$work" "${onnx_args[@]}" 2>/dev/null \
-      | tee >(grep -v '^result' >&2) | awk -v m="$model" '/^result/ {$1 = m " " $2 " infer"; $2 = ""; print}' >>"$results"
+    # A failed run (VGG19's was killed for memory once) leaves n/a where it gave no figure; the figures it gave count.
+    status=0
+    python3 scripts/bench_onnx.py "$model" "$size" "$iterations" "$work" "${onnx_args[@]}" >"$work/onnx.out" 2>/dev/null || status=$?
+    grep -v '^result' "$work/onnx.out" >&2 || true
+    awk -v m="$model" '/^result/ {$1 = m " " $2 " infer"; $2 = ""; print}' "$work/onnx.out" >>"$results"
+    if [ "$status" -ne 0 ]; then
+      for engine in ort openvino-f32 openvino-bf16; do
+        for batch in 32 1; do echo "$model $engine infer $batch n/a: failed (exit $status)" >>"$results"; done
+      done
+    fi
     if [ "$model" = resnet50 ]; then
       python3 scripts/bench_torch.py "$size" "$iterations" "${torch_args[@]}" 2>/dev/null | awk -v m="$model" '/^result/ {$1 = m; print}' >>"$results"
     fi
