@@ -48,6 +48,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Data mode: gigabytes of decoded images held in memory (0: decode every batch from the files).")
     var imageMemory: Double = Double(ImageFolder.defaultMemoryBudget) / Double(1 << 30)
 
+    @OptionGroup var precision: PrecisionOptions
+
     func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
@@ -60,6 +62,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        announce(precision.precision)
         let spec = try Manifest.shared.model(base)
         let size = imageSize ?? spec.defaultInputSize
         if mode == .data, let data {

@@ -38,12 +38,15 @@ struct EmbedCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Images per forward pass.")
     var batchSize: Int = 16
 
+    @OptionGroup var precision: PrecisionOptions
+
     func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         if (input == nil) == images.isEmpty { throw ValidationError("pass either --input X.npy or --images PATH...") }
     }
 
     func run() throws {
+        announce(precision.precision)
         try DurableFile.checkWritable(output)
         let x = try inputBatch()
         let net = try model.makeModel(height: x.shape[1], width: x.shape[2])

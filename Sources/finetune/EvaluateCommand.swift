@@ -31,7 +31,10 @@ struct EvaluateCommand: ParsableCommand {
     @Option(name: .long, help: "Where to write the scores as JSON.")
     var json: String?
 
+    @OptionGroup var precision: PrecisionOptions
+
     func run() throws {
+        announce(precision.precision)
         if let json { try DurableFile.checkWritable(json) }
         let evaluation = try Evaluation(checkpoint: model, mirrorAveraged: tta)
         let info = evaluation.info

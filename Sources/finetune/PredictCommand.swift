@@ -37,12 +37,15 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "CSV file to write (default: standard output).")
     var output: String?
 
+    @OptionGroup var precision: PrecisionOptions
+
     func validate() throws {
         if topK < 1 { throw ValidationError("--top-k must be at least 1") }
         if paths.isEmpty { throw ValidationError("pass image files or folders to predict") }
     }
 
     func run() throws {
+        announce(precision.precision)
         if let output { try DurableFile.checkWritable(output) }
         let (net, info) = try Checkpoint.load(model)
         try net.checkMemory(batch: 32, training: false, inputDescription: "\(info.imageSize)x\(info.imageSize)")

@@ -10,6 +10,7 @@ extension OptimizerKind: ExpressibleByArgument {}
 extension Augmentation.Policy: ExpressibleByArgument {}
 extension RunConfiguration.ClassWeighting: ExpressibleByArgument {}
 extension RunConfiguration.Monitor: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
 
 extension LearningRateSchedule: ExpressibleByArgument {
     public var defaultValueDescription: String { "constant" }
@@ -50,6 +51,22 @@ struct PhaseList: ExpressibleByArgument {
     func phases(learningRate: Float) -> [Phase] {
         entries.map { Phase($0.group, epochs: $0.epochs, learningRate: $0.rate ?? learningRate) }
     }
+}
+
+/// The number format of every command that computes.
+struct PrecisionOptions: ParsableArguments {
+    @Option(name: .long, help: "float32 (the default) or bf16. This build computes in float32 only: bf16 says in one line why (a processor without native bfloat16, avx512_bf16, or no bfloat16 kernels yet) and runs float32.")
+    var precision: Precision = .float32
+
+    var values: [String] { [precision.rawValue] }
+}
+
+/// The precision to compute in; says in one line when it is not the one asked for.
+@discardableResult
+func announce(_ precision: Precision) -> Precision {
+    let choice = PrecisionChoice(precision)
+    if let note = choice.note { log("note: \(note)") }
+    return choice.effective
 }
 
 /// What to train on and how images are read.

@@ -199,6 +199,7 @@ struct RunPrinter {
         add("--dropout", "\(config.dropout)", unless: "\(defaults.dropout)")
         add("--seed", "\(config.seed)", unless: "0")
         add("--monitor", config.monitor.rawValue, unless: defaults.monitor.rawValue)
+        add("--precision", config.precision.rawValue, unless: defaults.precision.rawValue)
         return flags
     }
 }

@@ -54,6 +54,7 @@ struct SearchCommand: ParsableCommand {
     var seed: UInt64 = 0
 
     @OptionGroup(title: "Output") var output: OutputOptions
+    @OptionGroup var precision: PrecisionOptions
 
     /// A trial's settings; everything else is the same in every trial.
     private var baseConfiguration: RunConfiguration {
@@ -61,6 +62,7 @@ struct SearchCommand: ParsableCommand {
                                       phasesDescription: "freeze \(freezeEpochs) of \(epochs)")
         config.weights = weights
         config.seed = seed
+        config.precision = precision.precision
         return config
     }
 
@@ -99,6 +101,7 @@ struct SearchCommand: ParsableCommand {
     }
 
     func run() throws {
+        announce(precision.precision)
         var grid: [Trial] = []
         for rate: Float in try values(lr, "--lr") {
             for batch: Int in try values(batchSize, "--batch-size") {

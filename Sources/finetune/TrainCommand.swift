@@ -53,6 +53,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup(title: "Head") var head: HeadArguments
     @OptionGroup(title: "Augmentation") var augmentation: AugmentationOptions
     @OptionGroup(title: "Output") var output: OutputOptions
+    @OptionGroup var precision: PrecisionOptions
 
     @Option(name: .long, parsing: .unconditional, help: "Threads for the math (default: every core).")
     var threads: Int?
@@ -75,7 +76,7 @@ struct TrainCommand: ParsableCommand {
     /// Every setting's value as given, to tell a flag given beside --resume.
     private var values: [String] {
         ["\(base as Any)", weights.description, "\(threads as Any)"] + data.values + schedule.values + optimizer.values + head.values
-            + augmentation.values + output.values
+            + augmentation.values + output.values + precision.values
     }
 
     /// The values when no flag is given.
@@ -84,6 +85,7 @@ struct TrainCommand: ParsableCommand {
             ["\(Architecture?.none as Any)", RunConfiguration.Weights.imagenet.description, "\(Int?.none as Any)"]
                 + (try DataOptions.parse([])).values + (try ScheduleOptions.parse([])).values + (try OptimizerOptions.parse([])).values
                 + (try HeadArguments.parse([])).values + (try AugmentationOptions.parse([])).values + (try OutputOptions.parse([])).values
+                + (try PrecisionOptions.parse([])).values
         }
     }
 
@@ -100,6 +102,7 @@ struct TrainCommand: ParsableCommand {
         (config.dropout, config.hidden) = (head.dropout, head.hidden)
         config.augmentation = augmentation.settings
         config.augmentedViews = augmentation.augmentViews
+        config.precision = precision.precision
         return config
     }
 
@@ -125,13 +128,16 @@ struct TrainCommand: ParsableCommand {
         guard let resume else {
             let folder = RunFolder(try runFolder())
             for note in ignoredFlags { log("warning: \(note)") }
-            try RunPrinter.train(TrainingRun(try runConfiguration(), folder: folder, collective: processes), resume: false)
+            let config = try runConfiguration()
+            announce(config.precision)
+            try RunPrinter.train(TrainingRun(config, folder: folder, collective: processes), resume: false)
             return
         }
         let folder = RunFolder(resume)
         switch try folder.savedStart() {
         case .configuration(let config):
             if processes?.rank ?? 0 == 0 { log("resuming \(resume) with: \(RunPrinter.flags(config).joined(separator: " "))") }
+            announce(config.precision)
             try RunPrinter.train(TrainingRun(config, folder: folder, collective: processes), resume: true)
         case .arguments(let arguments):
             // A state saved by an older version, from its command line.

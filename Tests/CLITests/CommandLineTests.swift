@@ -27,6 +27,21 @@ final class CommandLineTests: XCTestCase {
         assertUserError(try CLI.run(["zoo", "fetch", "alexnet"]), status: 64, ["alexnet"])
     }
 
+    /// bf16 on a processor without native bfloat16 (simulated): one line says so, and the command runs float32.
+    func testBFloat16WithoutNativeSupportSaysSoAndRunsFloat32() throws {
+        let arguments = ["bench", "--base", "small_cnn", "--batch-size", "2", "--iterations", "1"]
+        let simulated = ["FINETUNE_SIMULATED_CPU": "no-bf16"]
+        let asked = try CLI.run(arguments + ["--precision", "bf16"], environment: simulated)
+        XCTAssertEqual(asked.status, 0, asked.stderr)
+        XCTAssertEqual(asked.stderr.split(separator: "\n").filter { $0.contains("bfloat16") },
+                       ["note: this processor has no native bfloat16 (avx512_bf16), and emulated bfloat16 is slower than float32: running float32"])
+        XCTAssertTrue(asked.stdout.contains("images/s:"), asked.stdout)
+        let plain = try CLI.run(arguments, environment: simulated)
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertFalse(plain.stderr.contains("bfloat16"), plain.stderr)
+        assertUserError(try CLI.run(arguments + ["--precision", "fp16"]), status: 64, ["fp16", "--precision"])
+    }
+
     /// By name, a file that leaves a layer out is refused instead of leaving that layer random.
     func testMatchingByNameRefusesAFileThatLeavesLayersOut() throws {
         let directory = try temporaryDirectory("match-name")

@@ -49,6 +49,9 @@ int ck_conv_backward(ck_conv_grad *grad, const float *src, const float *diff_dst
                      float *diff_src, float *diff_kernel, float *diff_bias);
 void ck_conv_grad_destroy(ck_conv_grad *grad);
 
+/// 1 when the processor has AVX-512 BF16 (and the OS enables AVX-512), which native bfloat16 kernels need.
+int ck_cpu_has_native_bf16(void);
+
 /// Max or average pooling; averages divide by the in-bounds cells only (Keras' rule).
 typedef struct ck_pool ck_pool;
 typedef struct {
@@ -61,6 +64,9 @@ typedef struct {
 ck_pool *ck_pool_create(const ck_pool_desc *desc);
 int ck_pool_forward(ck_pool *pool, const float *src, float *dst);
 void ck_pool_destroy(ck_pool *pool);
+/// dx for images [first, first + count) from the input x and dy, as Keras differentiates pooling: an average
+/// spreads over its in-bounds cells, a maximum's gradient goes to its first maximal cell (row-major).
+void ck_pool_backward(const ck_pool_desc *desc, const float *x, const float *dy, float *dx, int first, int count);
 
 /// out(m, n) = a(m, k) · w(k, n) + bias(n), optionally ReLU; w row-major as Keras stores Dense kernels.
 typedef struct ck_matmul ck_matmul;
@@ -85,6 +91,8 @@ int ck_relu_backward(const float *diff_dst, const float *dst, float *diff_src, s
 
 /// out = a + b (same shape), optionally ReLU, on oneDNN's thread pool.
 int ck_add(const float *a, const float *b, float *out, size_t count, int relu);
+/// Channels [offset, offset + channels) of a (pixels, total) tensor: one input's share of a concatenation.
+void ck_split_channels(const float *src, int total, int offset, float *dst, int channels, size_t pixels);
 /// y = max(x, 0), on oneDNN's thread pool.
 int ck_relu(const float *x, float *y, size_t count);
 /// y = x · scale[c] + shift[c] per channel (inference BatchNorm), optionally ReLU.

@@ -39,6 +39,14 @@ public final class Conv2D: FusableConvolution {
         try cache.convolve(input, kernel: parameters[0], bias: useBias ? parameters[1] : nil, filters: filters,
                            kernelSize: kernelSize, strides: strides, padding: padding, depthwise: false, epilogue: epilogue)
     }
+
+    /// The convolution with its epilogue's scale and shift, plus `residual`, then the epilogue's ReLU: a residual
+    /// block's last convolution, its BatchNorm, addition and ReLU in one pass over the output.
+    func forward(_ input: Tensor, epilogue: Epilogue, adding residual: consuming Tensor) throws -> Tensor {
+        try cache.convolve(input, kernel: parameters[0], bias: useBias ? parameters[1] : nil, filters: filters,
+                           kernelSize: kernelSize, strides: strides, padding: padding, depthwise: false, epilogue: epilogue,
+                           residual: consume residual)
+    }
 }
 
 /// Keras `DepthwiseConv2D` with depth multiplier 1: kernel (kh, kw, C, 1).

@@ -9,13 +9,15 @@ final class ConvolutionCache {
 
     deinit { ck_conv_destroy(plan) }
 
-    /// Convolves `input` (NHWC); `weights` is only called when `stamp` differs from the last call.
+    /// Convolves `input` (NHWC), adding `residual` before the ReLU when given; `weights` is only called when
+    /// `stamp` differs from the last call.
     func run(_ input: Tensor, filters: Int, kernel: (Int, Int), strides: (Int, Int), padding: Padding,
-             depthwise: Bool, hasBias: Bool, relu: Bool, stamp: [Int],
+             depthwise: Bool, hasBias: Bool, relu: Bool, residual: consuming Tensor? = nil, stamp: [Int],
              weights: () -> (kernel: [Float], bias: [Float]?)) throws -> Tensor {
-        let (desc, window) = try convolutionDescriptor(input.shape, filters: filters, kernel: kernel, strides: strides,
+        var (desc, window) = try convolutionDescriptor(input.shape, filters: filters, kernel: kernel, strides: strides,
                                                        padding: padding, depthwise: depthwise, hasBias: hasBias, relu: relu)
-        let key = input.shape + [hasBias ? 1 : 0, relu ? 1 : 0]
+        desc.accumulate = residual == nil ? 0 : 1
+        let key = input.shape + [hasBias ? 1 : 0, relu ? 1 : 0, Int(desc.accumulate)]
         if plan == nil || key != planKey {
             ck_conv_destroy(plan)
             var desc = desc
@@ -30,11 +32,23 @@ final class ConvolutionCache {
             weightsStamp = stamp
         }
         let plan = self.plan
-        return try Tensor(uninitialized: [input.shape[0], window.outputHeight, window.outputWidth, filters]) { out in
-            try input.data.withUnsafeBufferPointer { src in
-                try kernelCheck(ck_conv_forward(plan, src.baseAddress, out), "convolution forward")
+        let shape = [input.shape[0], window.outputHeight, window.outputWidth, filters]
+        guard residual != nil else {
+            return try Tensor(uninitialized: shape) { out in
+                try input.data.withUnsafeBufferPointer { src in
+                    try kernelCheck(ck_conv_forward(plan, src.baseAddress, out), "convolution forward")
+                }
             }
         }
+        var sum = (consume residual)!
+        guard sum.shape == shape else { throw ModelError("cannot add a \(sum.shape) tensor to a \(shape) convolution output") }
+        // oneDNN adds the convolution to what the output holds: the residual, written over in place.
+        try input.data.withUnsafeBufferPointer { src in
+            try sum.data.withUnsafeMutableBufferPointer { out in
+                try kernelCheck(ck_conv_forward(plan, src.baseAddress, out.baseAddress), "convolution forward")
+            }
+        }
+        return sum
     }
 }
 
@@ -42,10 +56,12 @@ extension ConvolutionCache {
     /// Convolves with `kernel` and `bias` after folding `epilogue` into them; `stamp` (default: the
     /// two parameters' versions) says when the folded weights must be recomputed.
     func convolve(_ input: Tensor, kernel: Parameter, bias: Parameter?, filters: Int, kernelSize: (Int, Int),
-                  strides: (Int, Int), padding: Padding, depthwise: Bool, epilogue: Epilogue, stamp: [Int]? = nil) throws -> Tensor {
+                  strides: (Int, Int), padding: Padding, depthwise: Bool, epilogue: Epilogue, residual: consuming Tensor? = nil,
+                  stamp: [Int]? = nil) throws -> Tensor {
         let versions = stamp ?? [kernel.version, bias?.version ?? 0]
         return try run(input, filters: filters, kernel: kernelSize, strides: strides, padding: padding, depthwise: depthwise,
-                       hasBias: bias != nil || epilogue.shift != nil, relu: epilogue.relu, stamp: versions + epilogue.stamp) {
+                       hasBias: bias != nil || epilogue.shift != nil, relu: epilogue.relu, residual: consume residual,
+                       stamp: versions + epilogue.stamp) {
             epilogue.fold(kernel: kernel.value.data, bias: bias?.value.data, channels: filters)
         }
     }

@@ -30,16 +30,11 @@ public final class Pooling2D: Layer {
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor {
         let x = inputs[0]
-        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let window = try WindowGeometry(height: h, width: w, kernel: poolSize, strides: strides, padding: padding)
+        let (n, c) = (x.shape[0], x.shape[3])
+        let (window, desc) = try descriptor(x.shape)
         if plan == nil || planKey != x.shape {
             ck_pool_destroy(plan)
-            var desc = ck_pool_desc(
-                n: Int32(n), ih: Int32(h), iw: Int32(w), c: Int32(c),
-                kh: Int32(poolSize.0), kw: Int32(poolSize.1), sh: Int32(strides.0), sw: Int32(strides.1),
-                pad_t: Int32(window.pads.top), pad_l: Int32(window.pads.left),
-                pad_b: Int32(window.pads.bottom), pad_r: Int32(window.pads.right),
-                average: kind == .average ? 1 : 0)
+            var desc = desc
             plan = ck_pool_create(&desc)
             guard plan != nil else { throw ModelError("\(name): \(String(cString: ck_last_error()))") }
             planKey = x.shape
@@ -48,6 +43,18 @@ public final class Pooling2D: Layer {
         return try Tensor(uninitialized: [n, window.outputHeight, window.outputWidth, c]) { out in
             try kernelCheck(ck_pool_forward(plan, x.data, out), "\(name) forward")
         }
+    }
+
+    /// The window geometry and the kernels' description of pooling an NHWC tensor of this shape.
+    func descriptor(_ shape: [Int]) throws -> (WindowGeometry, ck_pool_desc) {
+        let window = try WindowGeometry(height: shape[1], width: shape[2], kernel: poolSize, strides: strides, padding: padding)
+        let desc = ck_pool_desc(
+            n: Int32(shape[0]), ih: Int32(shape[1]), iw: Int32(shape[2]), c: Int32(shape[3]),
+            kh: Int32(poolSize.0), kw: Int32(poolSize.1), sh: Int32(strides.0), sw: Int32(strides.1),
+            pad_t: Int32(window.pads.top), pad_l: Int32(window.pads.left),
+            pad_b: Int32(window.pads.bottom), pad_r: Int32(window.pads.right),
+            average: kind == .average ? 1 : 0)
+        return (window, desc)
     }
 }
 

@@ -34,9 +34,10 @@ final class ConvolutionGradientCache {
         }
         var result = Result()
         let plan = self.plan
-        var dx: [Float]? = needsInput ? [Float](repeating: 0, count: input.count) : nil
-        var dk: [Float]? = needsWeights ? [Float](repeating: 0, count: kernel.value.count) : nil
-        var db: [Float]? = needsWeights && hasBias ? [Float](repeating: 0, count: filters) : nil
+        // oneDNN writes every element of each gradient it is given.
+        var dx: [Float]? = needsInput ? uninitializedArray(input.count) : nil
+        var dk: [Float]? = needsWeights ? uninitializedArray(kernel.value.count) : nil
+        var db: [Float]? = needsWeights && hasBias ? uninitializedArray(filters) : nil
         try input.data.withUnsafeBufferPointer { src in
             try gradient.data.withUnsafeBufferPointer { dy in
                 try withOptionalPointer(&dx) { dxp in
@@ -54,6 +55,11 @@ final class ConvolutionGradientCache {
         result.bias = db.map { Tensor(shape: [filters], data: $0) }
         return result
     }
+}
+
+/// Storage for a kernel to fill; reading it first would read garbage.
+private func uninitializedArray(_ count: Int) -> [Float] {
+    [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
 }
 
 private func withOptionalPointer<R>(_ array: inout [Float]?, _ body: (UnsafeMutablePointer<Float>?) throws -> R) rethrows -> R {

@@ -112,7 +112,8 @@ public struct GraphTraining {
             saved[index] = []
             if trains {
                 for (parameter, g) in zip(node.layer.parameters, result.parameters) where parameter.trainable {
-                    parameterGradients[ObjectIdentifier(parameter), default: Tensor(zeros: parameter.shape)].add(g)
+                    let key = ObjectIdentifier(parameter)
+                    if parameterGradients[key] == nil { parameterGradients[key] = g } else { parameterGradients[key]!.add(g) }
                 }
                 if let exchange, completesLayer[index] {
                     for parameter in node.layer.parameters where parameter.trainable {

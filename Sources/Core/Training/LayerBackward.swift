@@ -59,19 +59,9 @@ extension Concatenate: Differentiable {
         var gradients: [Tensor?] = []
         for (input, needed) in zip(pass.inputs, pass.needsInputGradients) {
             let c = input.shape.last!
-            if needed {
-                var slice = [Float](repeating: 0, count: pixels * c)
-                pass.gradient.data.withUnsafeBufferPointer { g in
-                    slice.withUnsafeMutableBufferPointer { s in
-                        for p in 0..<pixels {
-                            for k in 0..<c { s[p * c + k] = g[p * total + offset + k] }
-                        }
-                    }
-                }
-                gradients.append(Tensor(shape: input.shape, data: slice))
-            } else {
-                gradients.append(nil)
-            }
+            gradients.append(needed ? Tensor(uninitialized: input.shape) {
+                ck_split_channels(pass.gradient.data, Int32(total), Int32(offset), $0, Int32(c), pixels)
+            } : nil)
             offset += c
         }
         return LayerGradients(inputs: gradients)
@@ -178,44 +168,37 @@ extension GlobalPooling2D: Differentiable {
 }
 
 extension Pooling2D: Differentiable {
+    /// Images are split across threads: each writes only its own images' gradient.
     public func backward(_ pass: BackwardPass) throws -> LayerGradients {
         let x = pass.inputs[0]
-        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let window = try WindowGeometry(height: h, width: w, kernel: poolSize, strides: strides, padding: padding)
-        let (oh, ow) = (window.outputHeight, window.outputWidth)
-        var dx = [Float](repeating: 0, count: x.count)
-        x.data.withUnsafeBufferPointer { xp in
-            pass.gradient.data.withUnsafeBufferPointer { gp in
-                dx.withUnsafeMutableBufferPointer { dp in
-                    for b in 0..<n {
-                        for i in 0..<oh {
-                            let rows = max(0, i * strides.0 - window.pads.top)..<min(h, i * strides.0 - window.pads.top + poolSize.0)
-                            for j in 0..<ow {
-                                let cols = max(0, j * strides.1 - window.pads.left)..<min(w, j * strides.1 - window.pads.left + poolSize.1)
-                                for k in 0..<c {
-                                    let g = gp[((b * oh + i) * ow + j) * c + k]
-                                    if kind == .average {
-                                        let share = g / Float(rows.count * cols.count)
-                                        for r in rows { for s in cols { dp[((b * h + r) * w + s) * c + k] += share } }
-                                    } else {
-                                        var best = ((b * h + rows.lowerBound) * w + cols.lowerBound) * c + k
-                                        for r in rows {
-                                            for s in cols {
-                                                let index = ((b * h + r) * w + s) * c + k
-                                                if xp[index] > xp[best] { best = index }
-                                            }
-                                        }
-                                        dp[best] += g
-                                    }
-                                }
-                            }
+        var (_, desc) = try descriptor(x.shape)
+        let images = x.shape[0]
+        let threads = min(images, ProcessInfo.processInfo.activeProcessorCount)
+        let dx = Tensor(uninitialized: x.shape) { dxp in
+            let buffers = PoolingBuffers(x: x.data, dy: pass.gradient.data, dx: dxp)
+            withUnsafePointer(to: &desc) { descp in
+                let shared = PoolingBuffers.Descriptor(pointer: descp)
+                DispatchQueue.concurrentPerform(iterations: threads) { t in
+                    let first = images * t / threads, last = images * (t + 1) / threads
+                    buffers.x.withUnsafeBufferPointer { xp in
+                        buffers.dy.withUnsafeBufferPointer { dyp in
+                            ck_pool_backward(shared.pointer, xp.baseAddress, dyp.baseAddress, buffers.dx,
+                                             Int32(first), Int32(last - first))
                         }
                     }
                 }
             }
         }
-        return LayerGradients(inputs: [Tensor(shape: x.shape, data: dx)])
+        return LayerGradients(inputs: [dx])
     }
+}
+
+/// What the pooling threads share: read-only inputs, and an output whose images each thread writes apart.
+private struct PoolingBuffers: @unchecked Sendable {
+    struct Descriptor: @unchecked Sendable { let pointer: UnsafePointer<ck_pool_desc> }
+    let x: [Float]
+    let dy: [Float]
+    let dx: UnsafeMutablePointer<Float>
 }
 
 extension BatchNormalization: Differentiable {

@@ -106,6 +106,8 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     public var earlyStopping: Int?
     public var monitor = Monitor.validationAccuracy
+    /// The precision asked for; a processor without native bfloat16 computes in float32.
+    public var precision = Precision.float32
 
     /// Head for `headEpochs`, then everything, all at `learningRate`.
     public static func phases(epochs: Int, headEpochs: Int, learningRate: Float) -> [Phase] {
