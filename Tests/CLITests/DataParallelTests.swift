@@ -191,9 +191,10 @@ private struct TwoHosts {
     /// The rsh agent mpirun calls as `agent HOST COMMAND…`: the command runs in that host's namespace.
     var agent: String { directory.appendingPathComponent("netns-agent").path }
 
-    /// mpirun in the first namespace, one process on each host, TCP over the veth pair only.
+    /// mpirun in the first namespace, one process on each host, TCP over the veth pair only; unbound, since each
+    /// namespace's daemon would otherwise bind its process to the same core of this one machine.
     var launcher: [String] {
-        ["/usr/sbin/ip", "netns", "exec", "ftA", "/usr/bin/mpirun", "--mca", "plm_rsh_agent", agent, "--mca", "btl", "tcp,self",
+        ["/usr/sbin/ip", "netns", "exec", "ftA", "/usr/bin/mpirun", "--bind-to", "none", "--mca", "plm_rsh_agent", agent, "--mca", "btl", "tcp,self",
          "--mca", "btl_tcp_if_include", "10.77.0.0/24", "--mca", "oob_tcp_if_include", "10.77.0.0/24",
          "-x", "OMP_NUM_THREADS", "-H", "10.77.0.1,10.77.0.2", "-np", "2"]
     }
