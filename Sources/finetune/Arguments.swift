@@ -10,9 +10,17 @@ extension Architecture: ExpressibleByArgument {}
 extension ModelOptions.Pooling: ExpressibleByArgument {}
 extension WeightMatching: ExpressibleByArgument {}
 
+/// The checkpoint that `evaluate`, `predict` and `export` read.
+struct CheckpointArgument: ParsableArguments {
+    @Option(name: .long, help: "A checkpoint (best.h5 or last.h5 of a training run).")
+    var model: String
+}
+
 /// `--tta` of `evaluate` and `predict`.
-let mirrorAveragingHelp = ArgumentHelp(
-    "Test-time augmentation: average each image's probabilities with its mirror image's (twice the time; for models trained with --flip).")
+struct MirrorAveragingFlag: ParsableArguments {
+    @Flag(name: .long, help: "Test-time augmentation: average each image's probabilities with its mirror image's (twice the time; for models trained with --flip).")
+    var tta = false
+}
 
 /// The model flags shared by the commands that build a zoo model.
 struct ModelArguments: ParsableArguments {

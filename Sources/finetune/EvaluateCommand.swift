@@ -19,14 +19,12 @@ struct EvaluateCommand: ParsableCommand {
             --json scores.json [--tta]
         """)
 
-    @Option(name: .long, help: "A checkpoint (best.h5 or last.h5 of a training run).")
-    var model: String
+    @OptionGroup var checkpoint: CheckpointArgument
 
     @Option(name: .long, help: "Test data in any layout train reads: class sub-folders (names as in training), the CSV layout, an IDX folder (its t10k-* files) or an .npz archive.")
     var data: String
 
-    @Flag(name: .long, help: mirrorAveragingHelp)
-    var tta = false
+    @OptionGroup var mirror: MirrorAveragingFlag
 
     @Option(name: .long, help: "Where to write the scores as JSON.")
     var json: String?
@@ -36,7 +34,7 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         announce(precision.precision)
         if let json { try DurableFile.checkWritable(json) }
-        let evaluation = try Evaluation(checkpoint: model, mirrorAveraged: tta)
+        let evaluation = try Evaluation(checkpoint: checkpoint.model, mirrorAveraged: mirror.tta)
         let info = evaluation.info
         try evaluation.model.checkMemory(batch: 32, training: false, inputDescription: "\(info.imageSize)x\(info.imageSize)")
         // An IDX folder's test files (t10k-*): the training files were the run's training and validation set.
@@ -47,7 +45,7 @@ struct EvaluateCommand: ParsableCommand {
         let scores = try evaluation.scores(folder)
         let k = info.classes.count
         let confusion = scores.confusion
-        print(String(format: "accuracy %.4f on %d images", scores.accuracy, scores.images) + (tta ? ", each averaged with its mirror image" : ""))
+        print(String(format: "accuracy %.4f on %d images", scores.accuracy, scores.images) + (mirror.tta ? ", each averaged with its mirror image" : ""))
         print("class".padding(toLength: 20, withPad: " ", startingAt: 0) + " precision  recall     f1  ROC AUC  support")
         for (c, auc) in zip(scores.classes, scores.rocAUC) {
             let aucText = (auc.map { String(format: "%.4f", $0) } ?? "-").leftPadded(8)

@@ -28,8 +28,7 @@ struct ExportCommand: ParsableCommand {
               --output base_notop.h5
         """)
 
-    @Option(name: .long, help: "A checkpoint (best.h5 or last.h5 of a training run).")
-    var model: String
+    @OptionGroup var checkpoint: CheckpointArgument
 
     @Option(name: .long, help: "The file to write.")
     var output: String
@@ -56,9 +55,9 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         if baseOnly {
-            print(try CheckpointExport.exportBase(checkpoint: model, to: output))
+            print(try CheckpointExport.exportBase(checkpoint: checkpoint.model, to: output))
         } else {
-            print(try CheckpointExport.export(checkpoint: model, format: format ?? .onnx, to: output, layout: layout ?? .nhwc,
+            print(try CheckpointExport.export(checkpoint: checkpoint.model, format: format ?? .onnx, to: output, layout: layout ?? .nhwc,
                                               includePreprocessing: preprocessing != .exclude))
         }
     }
@@ -78,13 +77,12 @@ struct ExportBaseCommand: ParsableCommand {
             --output resnet50_fmnist_notop.h5
         """)
 
-    @Option(name: .long, help: "A checkpoint (best.h5 or last.h5 of a training run).")
-    var model: String
+    @OptionGroup var checkpoint: CheckpointArgument
 
     @Option(name: .long, help: "Where to write the base's weights (.h5).")
     var output: String
 
     func run() throws {
-        print(try CheckpointExport.exportBase(checkpoint: model, to: output))
+        print(try CheckpointExport.exportBase(checkpoint: checkpoint.model, to: output))
     }
 }

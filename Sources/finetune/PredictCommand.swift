@@ -22,8 +22,7 @@ struct PredictCommand: ParsableCommand {
               --output predictions.csv
         """)
 
-    @Option(name: .long, help: "A checkpoint (best.h5 or last.h5 of a training run).")
-    var model: String
+    @OptionGroup var checkpoint: CheckpointArgument
 
     @Argument(help: "Image files or folders of images.")
     var paths: [String]
@@ -31,8 +30,7 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "How many classes to list per image.")
     var topK: Int = 3
 
-    @Flag(name: .long, help: mirrorAveragingHelp)
-    var tta = false
+    @OptionGroup var mirror: MirrorAveragingFlag
 
     @Option(name: .long, help: "CSV file to write (default: standard output).")
     var output: String?
@@ -47,9 +45,9 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         announce(precision.precision)
         if let output { try DurableFile.checkWritable(output) }
-        let (net, info) = try Checkpoint.load(model)
+        let (net, info) = try Checkpoint.load(checkpoint.model)
         try net.checkMemory(batch: 32, training: false, inputDescription: "\(info.imageSize)x\(info.imageSize)")
-        let predictor = Predictor(net, mirrorAveraged: tta)
+        let predictor = Predictor(net, mirrorAveraged: mirror.tta)
         let columns = PredictionColumns(multiLabel: info.multiLabel, classes: info.classes, topK: topK)
         var csv = columns.header
         var written = 0
